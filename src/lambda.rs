@@ -1,0 +1,39 @@
+//! The AWS Lambda entry: the same router behind `lambda_http`, which decodes API Gateway
+//! (REST v1, HTTP API v2) and Function URL events, base64 bodies included.
+
+use lambda_http::{Request, RequestExt};
+use tower::ServiceBuilder;
+
+use crate::{AppState, Config, app, storage};
+
+pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
+    config.validate()?;
+    let store = storage::open(&config).await;
+    let state = AppState::new(&config, store)?;
+    let service = ServiceBuilder::new()
+        .map_request(route_path)
+        .service(app(state));
+    lambda_http::run(service).await
+}
+
+/// REST API events put the stage in the path (`/prod/upload`), which no route matches; the
+/// path API Gateway routed on, without the stage, is kept by `lambda_http` as the raw path.
+/// Routing on it makes every event shape reach the same routes, whatever the stage is called.
+pub fn route_path(mut request: Request) -> Request {
+    let raw_path = request.raw_http_path();
+    if raw_path.is_empty() || raw_path == request.uri().path() {
+        return request;
+    }
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{raw_path}?{query}"),
+        None => raw_path.to_owned(),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(value) = path_and_query.parse() {
+        parts.path_and_query = Some(value);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}

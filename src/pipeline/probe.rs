@@ -1,0 +1,251 @@
+//! Step 2: read the header only — dimensions and EXIF orientation — and refuse images whose
+//! declared size breaks the pixel limits before a single pixel is decoded.
+
+use std::io::Cursor;
+
+use image::ImageDecoder;
+use image::metadata::Orientation;
+
+use super::{PipelineError, SourceFormat};
+
+/// Pixel limits, checked against the header's declared dimensions.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelLimits {
+    pub max_pixels: u64,
+    pub max_side: u32,
+}
+
+impl PixelLimits {
+    /// Limits handed to the `image` decoders too, so a lying header cannot make them allocate
+    /// more than a legal image needs (RGBA at 16 bits per channel is the widest they produce).
+    pub fn decoder_limits(&self) -> image::Limits {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(self.max_side);
+        limits.max_image_height = Some(self.max_side);
+        limits.max_alloc = Some(self.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+        limits
+    }
+}
+
+/// What the header says, before decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub format: SourceFormat,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+    /// JPEG only: 4-component (CMYK/YCCK) data, which libjpeg-turbo cannot turn into RGB itself.
+    pub cmyk: bool,
+    /// JPEG only: lossless JPEG cannot be scaled while decoding.
+    pub lossless: bool,
+}
+
+impl Header {
+    /// Dimensions after the EXIF orientation is applied.
+    pub fn upright_dimensions(&self) -> (u32, u32) {
+        self.stored_dimensions_of(self.width, self.height)
+    }
+
+    /// Maps upright dimensions back to stored ones (the same swap, as it is its own inverse).
+    pub fn stored_dimensions_of(&self, width: u32, height: u32) -> (u32, u32) {
+        if swaps_sides(self.orientation) {
+            (height, width)
+        } else {
+            (width, height)
+        }
+    }
+}
+
+fn swaps_sides(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+pub fn probe(
+    bytes: &[u8],
+    format: SourceFormat,
+    limits: &PixelLimits,
+) -> Result<Header, PipelineError> {
+    let header = match format {
+        SourceFormat::Jpeg => probe_jpeg(bytes)?,
+        _ => probe_with_image(bytes, format, limits)?,
+    };
+    check_limits(&header, limits)?;
+    Ok(header)
+}
+
+fn check_limits(header: &Header, limits: &PixelLimits) -> Result<(), PipelineError> {
+    let (w, h) = (header.width, header.height);
+    if w == 0 || h == 0 {
+        return Err(PipelineError::CorruptImage(format!(
+            "header declares {w}x{h} pixels"
+        )));
+    }
+    if w > limits.max_side || h > limits.max_side {
+        return Err(PipelineError::ImageTooLarge(format!(
+            "{w}x{h} has a side over {} px",
+            limits.max_side
+        )));
+    }
+    if u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(PipelineError::ImageTooLarge(format!(
+            "{w}x{h} is over {} pixels",
+            limits.max_pixels
+        )));
+    }
+    Ok(())
+}
+
+fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
+    let info =
+        turbojpeg::read_header(bytes).map_err(|e| PipelineError::CorruptImage(e.to_string()))?;
+    let (width, height) = (dimension(info.width)?, dimension(info.height)?);
+    let orientation = jpeg_exif(bytes)
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    Ok(Header {
+        format: SourceFormat::Jpeg,
+        width,
+        height,
+        orientation,
+        cmyk: matches!(
+            info.colorspace,
+            turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+        ),
+        lossless: info.is_lossless,
+    })
+}
+
+fn dimension(value: usize) -> Result<u32, PipelineError> {
+    u32::try_from(value).map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side")))
+}
+
+/// The TIFF body of the first `Exif` APP1 segment, found by walking the markers before the
+/// first scan (no pixel data is touched).
+fn jpeg_exif(bytes: &[u8]) -> Option<&[u8]> {
+    const SOI: [u8; 2] = [0xFF, 0xD8];
+    const SOS: u8 = 0xDA;
+    const EOI: u8 = 0xD9;
+    const APP1: u8 = 0xE1;
+    if !bytes.starts_with(&SOI) {
+        return None;
+    }
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        match marker {
+            0xFF => at += 1,
+            SOS | EOI => return None,
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => {
+                let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+                let segment = bytes.get(at + 4..at + 2 + len)?;
+                if let (APP1, Some(tiff)) = (marker, segment.strip_prefix(b"Exif\0\0")) {
+                    return Some(tiff);
+                }
+                at += 2 + len.max(2);
+            }
+        }
+    }
+    None
+}
+
+fn probe_with_image(
+    bytes: &[u8],
+    format: SourceFormat,
+    limits: &PixelLimits,
+) -> Result<Header, PipelineError> {
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    reader.limits(limits.decoder_limits());
+    let mut decoder = reader.into_decoder().map_err(classify)?;
+    let (width, height) = decoder.dimensions();
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    Ok(Header {
+        format,
+        width,
+        height,
+        orientation,
+        cmyk: false,
+        lossless: false,
+    })
+}
+
+/// Sorts the `image` crate's errors into the gateway's: limits are "too large", an unsupported
+/// variant of a known format is "unsupported", everything else is a broken file.
+pub fn classify(error: image::ImageError) -> PipelineError {
+    match error {
+        image::ImageError::Limits(e) => PipelineError::ImageTooLarge(e.to_string()),
+        image::ImageError::Unsupported(e) => PipelineError::UnsupportedFormat(e.to_string()),
+        other => PipelineError::CorruptImage(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: PixelLimits = PixelLimits {
+        max_pixels: 50_000_000,
+        max_side: 16384,
+    };
+
+    fn header(width: u32, height: u32) -> Header {
+        Header {
+            format: SourceFormat::Png,
+            width,
+            height,
+            orientation: Orientation::NoTransforms,
+            cmyk: false,
+            lossless: false,
+        }
+    }
+
+    #[test]
+    fn limits_refuse_large_declared_sizes() {
+        assert!(check_limits(&header(4000, 3000), &LIMITS).is_ok());
+        assert!(check_limits(&header(10000, 50), &LIMITS).is_ok());
+        assert!(matches!(
+            check_limits(&header(16385, 10), &LIMITS),
+            Err(PipelineError::ImageTooLarge(_))
+        ));
+        assert!(matches!(
+            check_limits(&header(10000, 5001), &LIMITS),
+            Err(PipelineError::ImageTooLarge(_))
+        ));
+        assert!(matches!(
+            check_limits(&header(0, 10), &LIMITS),
+            Err(PipelineError::CorruptImage(_))
+        ));
+    }
+
+    #[test]
+    fn quarter_turns_swap_the_sides() {
+        let mut h = header(600, 450);
+        assert_eq!(h.upright_dimensions(), (600, 450));
+        h.orientation = Orientation::Rotate90;
+        assert_eq!(h.upright_dimensions(), (450, 600));
+        h.orientation = Orientation::FlipVertical;
+        assert_eq!(h.upright_dimensions(), (600, 450));
+    }
+
+    #[test]
+    fn exif_is_found_after_other_segments() {
+        let tiff = b"MM\0*\0\0\0\x08";
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0xAA, 0xBB, 0xFF, 0xE1];
+        jpeg.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+        jpeg.extend_from_slice(b"Exif\0\0");
+        jpeg.extend_from_slice(tiff);
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0, 2]);
+        assert_eq!(jpeg_exif(&jpeg), Some(&tiff[..]));
+        assert_eq!(jpeg_exif(&jpeg[..12]), None);
+        assert_eq!(jpeg_exif(b"\xff\xd8\xff\xda\0\x02"), None);
+    }
+}

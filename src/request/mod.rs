@@ -1,0 +1,31 @@
+//! Request parsing: raw HTTP input becomes typed values ([`UploadKind`], [`UploadForm`]) before
+//! any image work starts, so nothing downstream touches raw strings or bodies.
+
+mod filename;
+mod upload_form;
+mod upload_kind;
+
+pub use filename::original_name;
+pub use upload_form::{FilePart, FormLimits, UploadForm, read_upload_form};
+pub use upload_kind::UploadKind;
+
+/// Why a request was refused before any file was looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("query parameter `type` must be `profile` or `image`")]
+    InvalidType,
+    #[error("request Content-Type must be multipart/form-data")]
+    UnsupportedMediaType,
+    #[error("malformed multipart body: {0}")]
+    MalformedMultipart(String),
+    #[error("the request has no file part")]
+    MissingFile,
+    #[error("too many files: at most {max} per request")]
+    TooManyFiles { max: usize },
+    #[error("file is larger than {max} bytes")]
+    FileTooLarge { max: u64 },
+    #[error("request body is larger than {max} bytes")]
+    PayloadTooLarge { max: u64 },
+    #[error("request body could not be read: {0}")]
+    BodyRead(String),
+}

@@ -1,0 +1,153 @@
+//! Streams a `multipart/form-data` body through `multer` into the file parts of an upload,
+//! enforcing the request-level limits (content type, body size, file count) as it reads and
+//! the per-file byte limit without giving up on the other files.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use bytes::{Bytes, BytesMut};
+use multer::{Constraints, Multipart, SizeLimit};
+
+use super::{RequestError, original_name};
+
+/// The request-level limits, taken from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct FormLimits {
+    pub max_files: usize,
+    pub max_file_bytes: u64,
+    pub max_request_bytes: u64,
+}
+
+/// One file part, in request order. Its content is an error when the part broke a per-file
+/// limit; the other parts of the request are still served.
+#[derive(Debug)]
+pub struct FilePart {
+    pub index: usize,
+    pub original_name: Option<String>,
+    pub content: Result<Bytes, RequestError>,
+}
+
+/// The file parts of an upload; text fields are read past and dropped.
+#[derive(Debug)]
+pub struct UploadForm {
+    pub files: Vec<FilePart>,
+}
+
+/// Reads the whole form. Fails for the request as a whole when the body is not a usable form.
+pub async fn read_upload_form(
+    headers: &HeaderMap,
+    body: Body,
+    limits: FormLimits,
+) -> Result<UploadForm, RequestError> {
+    let boundary = boundary(headers)?;
+    if declared_length(headers).is_some_and(|len| len > limits.max_request_bytes) {
+        return Err(RequestError::PayloadTooLarge {
+            max: limits.max_request_bytes,
+        });
+    }
+    let constraints =
+        Constraints::new().size_limit(SizeLimit::new().whole_stream(limits.max_request_bytes));
+    let mut multipart = Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+
+    let mut files = Vec::new();
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| form_error(e, limits))?
+    {
+        let Some(raw_name) = field.file_name().map(str::to_owned) else {
+            drain(&mut field, limits).await?;
+            continue;
+        };
+        if files.len() == limits.max_files {
+            return Err(RequestError::TooManyFiles {
+                max: limits.max_files,
+            });
+        }
+        let content = read_file(&mut field, limits).await?;
+        files.push(FilePart {
+            index: files.len(),
+            original_name: original_name(&raw_name),
+            content,
+        });
+    }
+    if files.is_empty() {
+        return Err(RequestError::MissingFile);
+    }
+    Ok(UploadForm { files })
+}
+
+fn boundary(headers: &HeaderMap) -> Result<String, RequestError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(RequestError::UnsupportedMediaType)?;
+    multer::parse_boundary(content_type).map_err(|e| match e {
+        multer::Error::NoBoundary => {
+            RequestError::MalformedMultipart("no boundary in Content-Type".into())
+        }
+        _ => RequestError::UnsupportedMediaType,
+    })
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Reads one file part. Past the per-file limit the rest of the part is read and dropped, so the
+/// stream stays usable for the parts after it.
+async fn read_file(
+    field: &mut multer::Field<'_>,
+    limits: FormLimits,
+) -> Result<Result<Bytes, RequestError>, RequestError> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, limits))? {
+        total += chunk.len() as u64;
+        if total > limits.max_file_bytes {
+            chunks.clear();
+            drain(field, limits).await?;
+            return Ok(Err(RequestError::FileTooLarge {
+                max: limits.max_file_bytes,
+            }));
+        }
+        chunks.push(chunk);
+    }
+    Ok(Ok(join(chunks)))
+}
+
+/// Most parts arrive as one chunk: hand that chunk on as it is instead of copying it.
+fn join(mut chunks: Vec<Bytes>) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut joined = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for chunk in chunks {
+        joined.extend_from_slice(&chunk);
+    }
+    joined.freeze()
+}
+
+async fn drain(field: &mut multer::Field<'_>, limits: FormLimits) -> Result<(), RequestError> {
+    while field
+        .chunk()
+        .await
+        .map_err(|e| form_error(e, limits))?
+        .is_some()
+    {}
+    Ok(())
+}
+
+fn form_error(error: multer::Error, limits: FormLimits) -> RequestError {
+    match error {
+        multer::Error::StreamSizeExceeded { .. } => RequestError::PayloadTooLarge {
+            max: limits.max_request_bytes,
+        },
+        multer::Error::StreamReadFailed(cause) => RequestError::BodyRead(cause.to_string()),
+        other => RequestError::MalformedMultipart(other.to_string()),
+    }
+}

@@ -1,0 +1,131 @@
+//! Storage: where finished images are kept, behind one small trait with a local-disk and an S3
+//! backend chosen at start. Storage knows nothing of images; it stores bytes under keys.
+
+mod fs;
+mod key;
+mod s3;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+pub use fs::FsStore;
+pub use key::{content_key, is_safe_key};
+pub use s3::S3Store;
+
+/// An object to write.
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    pub key: String,
+    pub bytes: Bytes,
+    pub content_type: &'static str,
+    /// The client's file name, kept as metadata only.
+    pub original_name: Option<String>,
+}
+
+/// An object read back.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub bytes: Bytes,
+    pub content_type: String,
+    pub content_disposition: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid object key")]
+    InvalidKey,
+    #[error("disk storage failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3 request failed: {0}")]
+    S3(String),
+}
+
+/// Objects are immutable: a key names its content, so `put` on an existing key keeps what is
+/// there (the bytes are the same by construction) and never half-writes.
+pub trait Store: Send + Sync {
+    /// The bucket name reported to clients.
+    fn bucket(&self) -> &str;
+
+    /// Where the object can be fetched when no public base URL is configured.
+    fn default_url(&self, key: &str) -> String;
+
+    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// `Ok(None)` when no object has that key.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// `Cache-Control` for stored objects: keys name their content, so they never change.
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// `inline` with the original name as an RFC 6266/5987 `filename*`, plus an ASCII fallback
+/// for clients that only read `filename`.
+pub fn content_disposition(original_name: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // attr-char from RFC 5987: ALPHA / DIGIT / "!#$&+-.^_`|~"
+    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let fallback: String = original_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = utf8_percent_encode(original_name, ATTR_CHAR);
+    format!("inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Opens the backend the configuration names. Call after `Config::validate`.
+pub async fn open(config: &crate::Config) -> SharedStore {
+    use crate::config::StorageKind;
+    match config.storage {
+        StorageKind::Fs => {
+            let bucket = config.bucket.clone().unwrap_or_else(|| "local".to_owned());
+            Arc::new(FsStore::new(
+                &config.data_dir,
+                bucket,
+                format!("http://{}/files", config.addr),
+            ))
+        }
+        StorageKind::S3 => {
+            let bucket = config.bucket.as_deref().unwrap_or_default();
+            Arc::new(S3Store::from_env(bucket, config.s3_force_path_style).await)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_encodes_utf8_names() {
+        assert_eq!(
+            content_disposition("프로필 사진.jpg"),
+            "inline; filename=\"___ __.jpg\"; filename*=UTF-8''%ED%94%84%EB%A1%9C%ED%95%84%20%EC%82%AC%EC%A7%84.jpg"
+        );
+        assert_eq!(
+            content_disposition("a\"b.png"),
+            "inline; filename=\"a_b.png\"; filename*=UTF-8''a%22b.png"
+        );
+    }
+}

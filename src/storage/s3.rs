@@ -1,0 +1,141 @@
+//! The S3 backend (`aws-sdk-s3`, client built once at start). Works with any S3-compatible
+//! server through the SDK's own `AWS_ENDPOINT_URL` and path-style addressing. Writes are
+//! conditional (`If-None-Match: *`), so an existing object is never replaced.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use futures_util::future::BoxFuture;
+
+use super::{
+    IMMUTABLE_CACHE_CONTROL, NewObject, Store, StoreError, StoredObject, content_disposition,
+};
+
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// Base of `fileUrl` when no public base URL is set.
+    object_url_base: String,
+}
+
+/// Object metadata key holding the original file name, percent-encoded (S3 metadata is ASCII).
+pub const ORIGINAL_NAME_METADATA: &str = "original-name";
+
+impl S3Store {
+    /// `endpoint` is the S3-compatible endpoint, if any; with it, URLs are path-style.
+    pub fn new(
+        client: Client,
+        bucket: impl Into<String>,
+        region: &str,
+        endpoint: Option<&str>,
+    ) -> Self {
+        let bucket = bucket.into();
+        let object_url_base = match endpoint {
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        };
+        Self {
+            client,
+            bucket,
+            object_url_base,
+        }
+    }
+
+    /// Builds the client from the environment the SDK reads (credentials, region,
+    /// `AWS_ENDPOINT_URL`), once, at start.
+    pub async fn from_env(bucket: &str, force_path_style: bool) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(force_path_style)
+            .build();
+        let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
+        Self::new(
+            Client::from_conf(config),
+            bucket,
+            &region,
+            sdk.endpoint_url(),
+        )
+    }
+
+    async fn put_object(&self, object: NewObject) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .body(ByteStream::from(object.bytes))
+            .content_type(object.content_type)
+            .cache_control(IMMUTABLE_CACHE_CONTROL)
+            .if_none_match("*");
+        if let Some(name) = &object.original_name {
+            let encoded =
+                percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+            request = request
+                .content_disposition(content_disposition(name))
+                .metadata(ORIGINAL_NAME_METADATA, encoded.to_string());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // The key names its content: an object already there holds these very bytes.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        let response = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Ok(None),
+            Err(e) => return Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+        };
+        let content_type = response
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let content_disposition = response.content_disposition().map(str::to_owned);
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::S3(e.to_string()))?
+            .into_bytes();
+        Ok(Some(StoredObject {
+            bytes,
+            content_type,
+            content_disposition,
+        }))
+    }
+}
+
+impl Store for S3Store {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn default_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.object_url_base)
+    }
+
+    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.put_object(object))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
+        Box::pin(self.get_object(key))
+    }
+}

@@ -1,0 +1,15 @@
+//! The HTTP surface of pixgate, end to end: the router in-process and over real sockets, the
+//! shared corpus, CORS, disk and S3 storage (against a real S3 protocol server), Lambda events,
+//! configuration and the OpenAPI contract.
+
+mod cmyk_and_orientation;
+mod config;
+mod corpus_images;
+mod corpus_multipart;
+mod cors;
+mod files;
+mod helpers;
+mod lambda_events;
+mod openapi;
+mod s3_backend;
+mod upload;
