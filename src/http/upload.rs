@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorDetail};
-use crate::request::{FilePart, UploadKind, read_upload_form};
+use crate::request::{FilePart, UploadKind, discard_body, read_upload_form};
 use crate::storage::{NewObject, content_key};
 
 /// One stored file, in the shape the chat clients parse.
@@ -54,7 +54,10 @@ pub async fn upload(
 ) -> Response {
     let kind = match UploadKind::from_query(uri.query()) {
         Ok(kind) => kind,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => {
+            discard_body(body, state.settings.form_limits.max_request_bytes).await;
+            return ApiError::from(e).into_response();
+        }
     };
     let form = match read_upload_form(&headers, body, state.settings.form_limits).await {
         Ok(form) => form,

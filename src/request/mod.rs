@@ -6,7 +6,7 @@ mod upload_form;
 mod upload_kind;
 
 pub use filename::original_name;
-pub use upload_form::{FilePart, FormLimits, UploadForm, read_upload_form};
+pub use upload_form::{FilePart, FormLimits, UploadForm, discard_body, read_upload_form};
 pub use upload_kind::UploadKind;
 
 /// Why a request was refused before any file was looked at.

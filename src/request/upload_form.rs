@@ -2,9 +2,10 @@
 //! enforcing the request-level limits (content type, body size, file count) as it reads and
 //! the per-file byte limit without giving up on the other files.
 
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use multer::{Constraints, Multipart, SizeLimit};
 
 use super::{RequestError, original_name};
@@ -33,20 +34,61 @@ pub struct UploadForm {
 }
 
 /// Reads the whole form. Fails for the request as a whole when the body is not a usable form.
+///
+/// On failure the rest of the body is read and dropped (up to the request limit) before the
+/// answer goes out: clients that stream the body after the headers (Postman, browsers) would
+/// otherwise hit a closed socket and never see the JSON error.
 pub async fn read_upload_form(
     headers: &HeaderMap,
     body: Body,
     limits: FormLimits,
 ) -> Result<UploadForm, RequestError> {
-    let boundary = boundary(headers)?;
+    let boundary = match boundary(headers) {
+        Ok(boundary) => boundary,
+        Err(e) => {
+            discard_body(body, limits.max_request_bytes).await;
+            return Err(e);
+        }
+    };
+    // A declared length over the limit is answered at once, unread: that is what clients
+    // waiting on `Expect: 100-continue` need, and reading it would be the cost it avoids.
     if declared_length(headers).is_some_and(|len| len > limits.max_request_bytes) {
         return Err(RequestError::PayloadTooLarge {
             max: limits.max_request_bytes,
         });
     }
+    let mut stream = body.into_data_stream();
+    let form = read_fields(&mut stream, boundary, limits).await;
+    if form.is_err() {
+        discard(&mut stream, limits.max_request_bytes).await;
+    }
+    form
+}
+
+/// Reads and drops a body that will not be used, up to `limit` bytes, so the client can finish
+/// sending it and read the answer.
+pub async fn discard_body(body: Body, limit: u64) {
+    discard(&mut body.into_data_stream(), limit).await;
+}
+
+async fn discard(stream: &mut BodyDataStream, limit: u64) {
+    let mut seen: u64 = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return;
+        }
+    }
+}
+
+async fn read_fields(
+    stream: &mut BodyDataStream,
+    boundary: String,
+    limits: FormLimits,
+) -> Result<UploadForm, RequestError> {
     let constraints =
         Constraints::new().size_limit(SizeLimit::new().whole_stream(limits.max_request_bytes));
-    let mut multipart = Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut multipart = Multipart::with_constraints(stream, boundary, constraints);
 
     let mut files = Vec::new();
     while let Some(mut field) = multipart

@@ -329,3 +329,51 @@ async fn unknown_routes_and_methods_answer_json() {
     let health = app.get("/healthz").await;
     assert_eq!(health.status, StatusCode::OK);
 }
+
+/// Clients such as Postman and browsers send the headers, then stream the body. An answer
+/// decided from the headers alone must still reach them: the server reads the body before
+/// answering instead of closing the socket under the client's writes.
+#[tokio::test]
+async fn early_refusals_reach_clients_that_stream_the_body_after_the_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::new();
+    let addr = app.spawn().await;
+    let body = Multipart::new()
+        .file("a.jpg", "image/jpeg", vec![0x55; 3 << 20])
+        .body();
+    let cases = [
+        ("type=avatar", Multipart::content_type(), "invalid_type"),
+        (
+            "type=profile",
+            "application/octet-stream".to_owned(),
+            "unsupported_media_type",
+        ),
+        (
+            "type=profile",
+            "multipart/form-data; boundary=not-the-one".to_owned(),
+            "malformed_multipart",
+        ),
+    ];
+    for (query, content_type, code) in cases {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /upload?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        for chunk in body.chunks(64 * 1024) {
+            stream
+                .write_all(chunk)
+                .await
+                .unwrap_or_else(|e| panic!("{code}: body write failed: {e}"));
+        }
+        let mut answer = vec![0; 4096];
+        let n = stream.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.contains(&format!("\"code\":\"{code}\"")),
+            "{code}: {answer}"
+        );
+    }
+}
