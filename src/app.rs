@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{AllowedOrigins, Config, ConfigError};
+use crate::error::ApiError;
 use crate::http::{cors, files, method_not_allowed, not_found, upload};
 use crate::pipeline::{self, PipelineError, PixelLimits, Preset, ProcessedImage};
 use crate::request::{FormLimits, UploadKind};
@@ -115,6 +118,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        // Inside CORS, so even a bug's 500 reaches the browser as a readable JSON answer.
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
         .layer(from_fn_with_state(origins, cors::cors))
         .layer(TraceLayer::new_for_http())
 }

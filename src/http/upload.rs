@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -52,6 +52,15 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let mut response = handle(&state, &uri, &headers, body).await;
+    // An upload answer describes one request's outcome: no cache may keep or replay it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) -> Response {
     let kind = match UploadKind::from_query(uri.query()) {
         Ok(kind) => kind,
         Err(e) => {
@@ -59,7 +68,7 @@ pub async fn upload(
             return ApiError::from(e).into_response();
         }
     };
-    let form = match read_upload_form(&headers, body, state.settings.form_limits).await {
+    let form = match read_upload_form(headers, body, state.settings.form_limits).await {
         Ok(form) => form,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -67,7 +76,6 @@ pub async fn upload(
     let uploads = form.files.into_iter().map(|part| {
         let name = part.original_name.clone();
         let index = part.index;
-        let state = &state;
         async move { (index, name, store_file(state, kind, now, part).await) }
     });
     answer(join_all(uploads).await)

@@ -1,4 +1,4 @@
-//! Step 6: encode. Opaque images become JPEG q80 (4:2:0, optimised Huffman tables, through
+//! Step 7: encode. Opaque images become JPEG q80 (4:2:0, optimised Huffman tables, through
 //! libjpeg-turbo); images with real transparency become PNG. Both are written from bare pixels,
 //! so no EXIF, GPS, XMP or IPTC from the source can survive.
 

@@ -2,6 +2,7 @@
 //! nothing of HTTP or storage. The steps and their order are written once, in [`process`];
 //! each step lives in its own module.
 
+mod color;
 mod decode;
 mod encode;
 mod orient;
@@ -75,7 +76,7 @@ pub struct ProcessedImage {
 
 /// Runs every step on one file: sniff the real format, read the header and check the pixel
 /// limits before any pixel is decoded, decode (shrinking JPEGs in the DCT domain when the target
-/// allows), resize, apply the EXIF orientation, and encode without metadata.
+/// allows), resize, convert to sRGB, apply the EXIF orientation, and encode without metadata.
 ///
 /// The orientation is applied after the resize: the box is computed on the upright dimensions,
 /// so the result is the same as orienting first, and rotating the small image is far cheaper.
@@ -91,6 +92,7 @@ pub fn process(
     let stored_target = header.stored_dimensions_of(target_w, target_h);
     let decoded = decode::decode(bytes, &header, stored_target, limits)?;
     let resized = resize::resize(decoded, stored_target)?;
-    let upright = orient::apply(resized, header.orientation)?;
+    let srgb = color::to_srgb(resized, header.icc.as_deref())?;
+    let upright = orient::apply(srgb, header.orientation)?;
     encode::encode(upright)
 }

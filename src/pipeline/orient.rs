@@ -1,4 +1,4 @@
-//! Step 5: turn the image upright according to its EXIF orientation, so the output needs none.
+//! Step 6: turn the image upright according to its EXIF orientation, so the output needs none.
 
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};

@@ -28,7 +28,7 @@ impl PixelLimits {
 }
 
 /// What the header says, before decoding.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Header {
     pub format: SourceFormat,
     pub width: u32,
@@ -38,6 +38,8 @@ pub struct Header {
     pub cmyk: bool,
     /// JPEG only: lossless JPEG cannot be scaled while decoding.
     pub lossless: bool,
+    /// The embedded ICC colour profile, if any.
+    pub icc: Option<Vec<u8>>,
 }
 
 impl Header {
@@ -118,6 +120,7 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
             turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
         ),
         lossless: info.is_lossless,
+        icc: jpeg_icc(bytes),
     })
 }
 
@@ -125,37 +128,60 @@ fn dimension(value: usize) -> Result<u32, PipelineError> {
     u32::try_from(value).map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side")))
 }
 
-/// The TIFF body of the first `Exif` APP1 segment, found by walking the markers before the
-/// first scan (no pixel data is touched).
+/// The TIFF body of the first `Exif` APP1 segment.
 fn jpeg_exif(bytes: &[u8]) -> Option<&[u8]> {
-    const SOI: [u8; 2] = [0xFF, 0xD8];
-    const SOS: u8 = 0xDA;
-    const EOI: u8 = 0xD9;
     const APP1: u8 = 0xE1;
-    if !bytes.starts_with(&SOI) {
+    jpeg_segments(bytes)
+        .filter(|(marker, _)| *marker == APP1)
+        .find_map(|(_, segment)| segment.strip_prefix(b"Exif\0\0"))
+}
+
+/// The ICC profile, which JPEG splits over numbered `ICC_PROFILE` APP2 segments.
+fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
+    const APP2: u8 = 0xE2;
+    let mut chunks: Vec<(u8, &[u8])> = jpeg_segments(bytes)
+        .filter(|(marker, _)| *marker == APP2)
+        .filter_map(|(_, segment)| segment.strip_prefix(b"ICC_PROFILE\0"))
+        .filter_map(|chunk| Some((*chunk.first()?, chunk.get(2..)?)))
+        .collect();
+    if chunks.is_empty() {
         return None;
     }
-    let mut at = 2;
-    while at + 4 <= bytes.len() {
-        if bytes[at] != 0xFF {
-            return None;
-        }
-        let marker = bytes[at + 1];
-        match marker {
-            0xFF => at += 1,
-            SOS | EOI => return None,
-            0x01 | 0xD0..=0xD7 => at += 2,
-            _ => {
-                let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
-                let segment = bytes.get(at + 4..at + 2 + len)?;
-                if let (APP1, Some(tiff)) = (marker, segment.strip_prefix(b"Exif\0\0")) {
-                    return Some(tiff);
+    chunks.sort_by_key(|(sequence, _)| *sequence);
+    Some(
+        chunks
+            .into_iter()
+            .flat_map(|(_, data)| data.iter().copied())
+            .collect(),
+    )
+}
+
+/// `(marker, payload)` of each segment before the first scan; no pixel data is touched.
+fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    const SOS: u8 = 0xDA;
+    const EOI: u8 = 0xD9;
+    let mut at = if bytes.starts_with(&[0xFF, 0xD8]) {
+        2
+    } else {
+        bytes.len()
+    };
+    std::iter::from_fn(move || {
+        while at + 4 <= bytes.len() && bytes[at] == 0xFF {
+            let marker = bytes[at + 1];
+            match marker {
+                0xFF => at += 1,
+                SOS | EOI => return None,
+                0x01 | 0xD0..=0xD7 => at += 2,
+                _ => {
+                    let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+                    let segment = bytes.get(at + 4..at + 2 + len)?;
+                    at += 2 + len.max(2);
+                    return Some((marker, segment));
                 }
-                at += 2 + len.max(2);
             }
         }
-    }
-    None
+        None
+    })
 }
 
 fn probe_with_image(
@@ -168,6 +194,7 @@ fn probe_with_image(
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     Ok(Header {
         format,
         width,
@@ -175,6 +202,7 @@ fn probe_with_image(
         orientation,
         cmyk: false,
         lossless: false,
+        icc,
     })
 }
 
@@ -205,6 +233,7 @@ mod tests {
             orientation: Orientation::NoTransforms,
             cmyk: false,
             lossless: false,
+            icc: None,
         }
     }
 

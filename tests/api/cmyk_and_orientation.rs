@@ -108,3 +108,16 @@ async fn transparent_png_stays_png_with_alpha_and_opaque_input_becomes_jpeg() {
     let opaque = upload_and_fetch(&app, "profile", "swiss.png").await;
     assert_eq!(opaque.format, image::ImageFormat::Jpeg);
 }
+
+#[tokio::test]
+async fn wide_gamut_profiles_are_converted_to_srgb() {
+    let app = TestApp::new();
+    let out = upload_and_fetch(&app, "profile", "prophoto.png").await;
+    let px = out.image.to_rgb8().get_pixel(0, 0).0;
+    // The stored ProPhoto value is (131, 141, 192); LittleCMS (Pillow's ImageCms, perceptual
+    // intent) converts it to sRGB (117, 160, 210). Left unconverted, green would be 19 off.
+    // JPEG coding of a single pixel shifts values a little, hence the tolerance.
+    for (got, want) in px.iter().zip([117u8, 160, 210]) {
+        assert!(got.abs_diff(want) <= 6, "{px:?} vs sRGB (117, 160, 210)");
+    }
+}

@@ -377,3 +377,22 @@ async fn early_refusals_reach_clients_that_stream_the_body_after_the_headers() {
         );
     }
 }
+
+#[tokio::test]
+async fn upload_answers_are_never_cached() {
+    let app = TestApp::new();
+    let ok = app
+        .upload(
+            "type=profile",
+            &Multipart::new().file("a.jpg", "image/jpeg", photo()),
+        )
+        .await;
+    let refused = app.upload("type=nope", &Multipart::new()).await;
+    for response in [ok, refused] {
+        assert_eq!(
+            response.header(header::CACHE_CONTROL),
+            Some("no-store"),
+            "{response:?}"
+        );
+    }
+}
