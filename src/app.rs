@@ -2,10 +2,13 @@
 //! entry point and the tests alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -37,6 +40,7 @@ pub struct Settings {
     pub image_prefix: String,
     pub public_base_url: Option<String>,
     pub allowed_origins: AllowedOrigins,
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -56,6 +60,7 @@ impl AppState {
             image_prefix: config.image_prefix.clone(),
             public_base_url: config.public_base_url.clone(),
             allowed_origins: config.allowed_origins()?,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
         };
         Ok(Self {
             store,
@@ -111,6 +116,7 @@ impl AppState {
 
 pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.settings.allowed_origins.clone());
+    let timeout = state.settings.request_timeout;
     Router::new()
         .route("/upload", post(upload::upload))
         .route("/files/{*key}", get(files::serve))
@@ -118,10 +124,20 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(from_fn_with_state(timeout, time_limit))
         // Inside CORS, so even a bug's 500 reaches the browser as a readable JSON answer.
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
         .layer(from_fn_with_state(origins, cors::cors))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Bounds a whole request, slow body uploads included, so a stalled client cannot hold a
+/// connection and its buffers forever.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
+    }
 }

@@ -125,6 +125,15 @@ pub struct Config {
     #[arg(long, env = "PIXGATE_S3_FORCE_PATH_STYLE", value_name = "PIXGATE_S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub s3_force_path_style: bool,
 
+    /// Seconds a request may take, body upload included, before it is answered 408.
+    #[arg(
+        long,
+        env = "PIXGATE_REQUEST_TIMEOUT_SECS",
+        value_name = "PIXGATE_REQUEST_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub request_timeout_secs: u64,
+
     /// Image jobs run at once; 0 means one per CPU core.
     #[arg(
         long,
@@ -182,6 +191,7 @@ impl Config {
         check_positive("PIXGATE_MAX_FILE_BYTES", self.max_file_bytes)?;
         check_positive("PIXGATE_MAX_PIXELS", self.max_pixels)?;
         check_positive("PIXGATE_MAX_SIDE", u64::from(self.max_side))?;
+        check_positive("PIXGATE_REQUEST_TIMEOUT_SECS", self.request_timeout_secs)?;
         if self.max_request_bytes < self.max_file_bytes {
             return Err(invalid(
                 "PIXGATE_MAX_REQUEST_BYTES",

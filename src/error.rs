@@ -25,6 +25,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("origin is not allowed to use this API")]
     OriginNotAllowed,
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,6 +64,7 @@ impl ApiError {
             Self::Store(_) => (StatusCode::BAD_GATEWAY, "storage_unavailable"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
