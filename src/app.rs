@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -117,7 +118,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.settings.allowed_origins.clone());
     let timeout = state.settings.request_timeout;
-    Router::new()
+    let routes = Router::new()
         .route("/upload", post(upload::upload))
         .route("/files/{*key}", get(files::serve))
         .route("/healthz", get(|| async { "ok" }))
@@ -125,11 +126,14 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(from_fn_with_state(timeout, time_limit))
-        // Inside CORS, so even a bug's 500 reaches the browser as a readable JSON answer.
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
-        }))
-        .layer(from_fn_with_state(origins, cors::cors))
+        }));
+    // CORS goes around routing rather than inside each route, so every answer (404s, 405s,
+    // panics turned into 500s) gets its headers and OPTIONS can be answered for any route.
+    let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
+    Router::new()
+        .fallback_service(with_cors)
         .layer(TraceLayer::new_for_http())
 }
 

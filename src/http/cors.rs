@@ -1,4 +1,5 @@
-//! CORS on every answer, errors and 404s included. Written here rather than taken from
+//! CORS on every answer, errors and 404s included. It wraps the router from outside, so it sees
+//! what routing decided (a 404, or the methods a path allows). Written here rather than taken from
 //! `tower-http` because the gateway's contract differs from its `CorsLayer`: preflights answer
 //! 204, and a browser request from an origin that is not allowed is refused with a JSON 403
 //! before anything is stored (a multipart POST needs no preflight, so the browser alone would
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
-    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
+    ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -19,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use crate::config::AllowedOrigins;
 use crate::error::ApiError;
 
-const ALLOWED_METHODS: &str = "GET, HEAD, POST, OPTIONS";
 const DEFAULT_ALLOWED_HEADERS: &str = "content-type, authorization, x-requested-with";
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
 const EXPOSED_HEADERS: &str = "etag, content-length, content-disposition";
@@ -48,12 +48,8 @@ pub async fn cors(
         }
     };
 
-    let is_preflight = request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if is_preflight {
-        preflight(request.headers())
+    let mut response = if request.method() == Method::OPTIONS {
+        options(request, next).await
     } else {
         next.run(request).await
     };
@@ -73,19 +69,36 @@ pub async fn cors(
     response
 }
 
+/// Any OPTIONS request, preflight or not, asks what a resource allows. Routing knows: no route
+/// declares OPTIONS, so a known path answers 405 with its methods in `Allow`, which become the
+/// 204 answer's; an unknown path stays a 404.
+async fn options(request: Request, next: Next) -> Response {
+    let request_headers = request.headers().clone();
+    let routed = next.run(request).await;
+    if routed.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return routed;
+    }
+    let methods = routed
+        .headers()
+        .get(ALLOW)
+        .and_then(|allow| allow.to_str().ok())
+        .map(|allow| format!("{allow},OPTIONS"))
+        .and_then(|methods| HeaderValue::from_str(&methods).ok())
+        .unwrap_or(HeaderValue::from_static("OPTIONS"));
+    preflight(&request_headers, methods)
+}
+
 /// The browser asks before a cross-origin request with custom headers; the requested headers
 /// are allowed as asked, since no credentials are involved.
-fn preflight(request_headers: &HeaderMap) -> Response {
+fn preflight(request_headers: &HeaderMap, methods: HeaderValue) -> Response {
     let allow_headers = request_headers
         .get(ACCESS_CONTROL_REQUEST_HEADERS)
         .cloned()
         .unwrap_or(HeaderValue::from_static(DEFAULT_ALLOWED_HEADERS));
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(ALLOWED_METHODS),
-    );
+    headers.insert(ALLOW, methods.clone());
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
     headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
     headers.insert(
         ACCESS_CONTROL_MAX_AGE,

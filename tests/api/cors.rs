@@ -129,3 +129,23 @@ async fn the_default_policy_allows_any_origin_on_every_answer() {
         (StatusCode::NO_CONTENT, Some("*"))
     );
 }
+
+#[tokio::test]
+async fn options_lists_exactly_the_methods_of_each_route() {
+    let app = TestApp::new();
+    let options = |uri: &str| Request::options(uri).body(Body::empty()).unwrap();
+    let upload = app.send(options("/upload")).await;
+    assert_eq!(upload.status, StatusCode::NO_CONTENT);
+    assert_eq!(upload.header(header::ALLOW), Some("POST,OPTIONS"));
+    let health = app.send(options("/healthz")).await;
+    assert_eq!(health.header(header::ALLOW), Some("GET,HEAD,OPTIONS"));
+    let missing = app.send(options("/nope")).await;
+    assert_eq!(
+        (missing.status, missing.error_code().as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    assert_eq!(
+        missing.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        Some("*")
+    );
+}
