@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use axum::response::Response;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -18,10 +16,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{AllowedOrigins, Config, ConfigError};
 use crate::error::ApiError;
-use crate::http::{cors, files, method_not_allowed, not_found, upload};
+use crate::http::{cors, files, method_not_allowed, not_found, time_limit, upload};
 use crate::pipeline::{self, PipelineError, PixelLimits, Preset, ProcessedImage};
 use crate::request::{FormLimits, UploadKind};
-use crate::storage::SharedStore;
+use crate::storage::{self, SharedStore};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -45,8 +43,20 @@ pub struct Settings {
 }
 
 impl AppState {
+    /// Validates the configuration, then opens the store it names: what both entry points do.
+    pub async fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let store = storage::open(config).await;
+        Self::with_valid_config(config, store)
+    }
+
+    /// State over a store the caller opened (tests, embedders); validates the configuration.
     pub fn new(config: &Config, store: SharedStore) -> Result<Self, ConfigError> {
         config.validate()?;
+        Self::with_valid_config(config, store)
+    }
+
+    fn with_valid_config(config: &Config, store: SharedStore) -> Result<Self, ConfigError> {
         let settings = Settings {
             form_limits: FormLimits {
                 max_files: config.max_files,
@@ -135,13 +145,4 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .fallback_service(with_cors)
         .layer(TraceLayer::new_for_http())
-}
-
-/// Bounds a whole request, slow body uploads included, so a stalled client cannot hold a
-/// connection and its buffers forever.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
-    }
 }

@@ -4,12 +4,10 @@
 use lambda_http::{Request, RequestExt};
 use tower::ServiceBuilder;
 
-use crate::{AppState, Config, app, storage};
+use crate::{AppState, Config, app};
 
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
-    config.validate()?;
-    let store = storage::open(&config).await;
-    let state = AppState::new(&config, store)?;
+    let state = AppState::from_config(&config).await?;
     let service = ServiceBuilder::new()
         .map_request(route_path)
         .service(app(state));

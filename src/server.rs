@@ -2,12 +2,10 @@
 
 use tokio::net::TcpListener;
 
-use crate::{AppState, Config, app, storage};
+use crate::{AppState, Config, app};
 
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    config.validate()?;
-    let store = storage::open(&config).await;
-    let state = AppState::new(&config, store)?;
+    let state = AppState::from_config(&config).await?;
     let listener = TcpListener::bind(config.addr).await?;
     tracing::info!(
         addr = %listener.local_addr()?,

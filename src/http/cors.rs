@@ -13,7 +13,7 @@ use axum::http::header::{
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
     ORIGIN, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -73,7 +73,10 @@ pub async fn cors(
 /// declares OPTIONS, so a known path answers 405 with its methods in `Allow`, which become the
 /// 204 answer's; an unknown path stays a 404.
 async fn options(request: Request, next: Next) -> Response {
-    let request_headers = request.headers().clone();
+    let requested_headers = request
+        .headers()
+        .get(ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned();
     let routed = next.run(request).await;
     if routed.status() != StatusCode::METHOD_NOT_ALLOWED {
         return routed;
@@ -85,16 +88,14 @@ async fn options(request: Request, next: Next) -> Response {
         .map(|allow| format!("{allow},OPTIONS"))
         .and_then(|methods| HeaderValue::from_str(&methods).ok())
         .unwrap_or(HeaderValue::from_static("OPTIONS"));
-    preflight(&request_headers, methods)
+    preflight(requested_headers, methods)
 }
 
 /// The browser asks before a cross-origin request with custom headers; the requested headers
 /// are allowed as asked, since no credentials are involved.
-fn preflight(request_headers: &HeaderMap, methods: HeaderValue) -> Response {
-    let allow_headers = request_headers
-        .get(ACCESS_CONTROL_REQUEST_HEADERS)
-        .cloned()
-        .unwrap_or(HeaderValue::from_static(DEFAULT_ALLOWED_HEADERS));
+fn preflight(requested_headers: Option<HeaderValue>, methods: HeaderValue) -> Response {
+    let allow_headers =
+        requested_headers.unwrap_or(HeaderValue::from_static(DEFAULT_ALLOWED_HEADERS));
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.insert(ALLOW, methods.clone());

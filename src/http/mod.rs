@@ -4,6 +4,12 @@ pub mod cors;
 pub mod files;
 pub mod upload;
 
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
 use crate::error::ApiError;
 
 pub async fn not_found() -> ApiError {
@@ -12,4 +18,13 @@ pub async fn not_found() -> ApiError {
 
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+/// Bounds a whole request, slow body uploads included, so a stalled client cannot hold a
+/// connection and its buffers forever.
+pub async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
+    }
 }

@@ -94,7 +94,8 @@ pub fn content_disposition(original_name: &str) -> String {
     format!("inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Opens the backend the configuration names. Call after `Config::validate`.
+/// Opens the backend the configuration names. Call after `Config::validate` (as
+/// `AppState::from_config` does).
 pub async fn open(config: &crate::Config) -> SharedStore {
     use crate::config::StorageKind;
     match config.storage {
