@@ -14,11 +14,16 @@ use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use axum::http::{HeaderMap, HeaderValue};
+
 use crate::config::{AllowedOrigins, Config, ConfigError};
 use crate::error::ApiError;
-use crate::http::{cors, files, method_not_allowed, not_found, time_limit, upload};
-use crate::pipeline::{self, PipelineError, PixelLimits, Preset, ProcessedImage};
+use crate::http::{cors, files, method_not_allowed, not_found, time_limit, transform, upload};
+use crate::pipeline::{
+    self, PipelineError, PixelLimits, Preset, ProcessedImage, RenderSpec, Rendition,
+};
 use crate::request::{FormLimits, UploadKind};
+use crate::single_flight::SingleFlight;
 use crate::storage::{self, SharedStore};
 
 /// What every handler can reach. Cheap to clone.
@@ -28,6 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Bounds CPU-heavy image work to the number of cores, whatever the request concurrency.
     cpu: Arc<Semaphore>,
+    /// Renditions being computed, so identical concurrent transforms are computed once.
+    pub renders: Arc<SingleFlight<Rendition, ApiError>>,
 }
 
 /// The parts of [`Config`] the handlers use, parsed once.
@@ -40,6 +47,43 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     pub allowed_origins: AllowedOrigins,
     pub request_timeout: Duration,
+    pub trust_forwarded_host: bool,
+    pub transform: TransformSettings,
+}
+
+/// Settings of `GET /img/{key}`.
+#[derive(Debug, Clone)]
+pub struct TransformSettings {
+    pub prefixes: Vec<String>,
+    pub max_side: u32,
+    pub cache_control: HeaderValue,
+    pub canonical_redirect: bool,
+    /// Empty: URLs are not signed.
+    pub signing_keys: Vec<Vec<u8>>,
+    /// `None`: any size.
+    pub allowed_sizes: Option<Vec<(u32, u32)>>,
+    pub avif_speed: u8,
+}
+
+impl TransformSettings {
+    /// Whether `key` lies under a prefix the transform route may read.
+    pub fn serves(&self, key: &str) -> bool {
+        self.prefixes.iter().any(|prefix| is_under(key, prefix))
+    }
+}
+
+/// A host name with an optional port: nothing that could change the URL's shape.
+fn is_host(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+}
+
+fn is_under(key: &str, prefix: &str) -> bool {
+    key.strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl AppState {
@@ -72,11 +116,31 @@ impl AppState {
             public_base_url: config.public_base_url.clone(),
             allowed_origins: config.allowed_origins()?,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            trust_forwarded_host: config.trust_forwarded_host,
+            transform: TransformSettings {
+                prefixes: config.transform_prefixes(),
+                max_side: config.transform_max_side,
+                cache_control: HeaderValue::from_str(&config.transform_cache_control).map_err(
+                    |_| ConfigError {
+                        var: "PIXGATE_TRANSFORM_CACHE_CONTROL",
+                        problem: "is not a valid header value".into(),
+                    },
+                )?,
+                canonical_redirect: config.canonical_redirect,
+                signing_keys: config
+                    .signing_keys
+                    .iter()
+                    .map(|k| k.as_bytes().to_vec())
+                    .collect(),
+                allowed_sizes: config.allowed_sizes()?,
+                avif_speed: config.avif_speed,
+            },
         };
         Ok(Self {
             store,
             settings: Arc::new(settings),
             cpu: Arc::new(Semaphore::new(config.worker_count())),
+            renders: Arc::default(),
         })
     }
 
@@ -87,9 +151,28 @@ impl AppState {
         }
     }
 
+    /// The base of `fileUrl` for this request: `https://{X-Forwarded-Host}` when trusted and
+    /// present (behind CloudFront, whose domain the upload function cannot be told at deploy
+    /// time), else the configured public base URL.
+    pub fn public_base_url(&self, headers: &HeaderMap) -> Option<String> {
+        let forwarded = self
+            .settings
+            .trust_forwarded_host
+            .then(|| headers.get("x-forwarded-host"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|host| is_host(host));
+        match forwarded {
+            Some(host) => Some(format!("https://{host}")),
+            None => self.settings.public_base_url.clone(),
+        }
+    }
+
     /// The URL a client fetches a stored object from.
-    pub fn file_url(&self, key: &str) -> String {
-        match &self.settings.public_base_url {
+    pub fn file_url(&self, base_url: Option<&str>, key: &str) -> String {
+        match base_url {
             Some(base) => format!("{base}/{key}"),
             None => self.store.default_url(key),
         }
@@ -99,10 +182,7 @@ impl AppState {
     pub fn is_upload_key(&self, key: &str) -> bool {
         [&self.settings.profile_prefix, &self.settings.image_prefix]
             .iter()
-            .any(|prefix| {
-                key.strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-            })
+            .any(|prefix| is_under(key, prefix))
     }
 
     /// Runs the pipeline off the async runtime, at most one job per permitted core at a time.
@@ -111,14 +191,44 @@ impl AppState {
         bytes: Bytes,
         preset: Preset,
     ) -> Result<ProcessedImage, PipelineError> {
+        let limits = self.settings.pixel_limits;
+        self.on_cpu(move || pipeline::process(&bytes, preset, &limits))
+            .await
+    }
+
+    /// The rendition of the stored object `key` (at `version`, named by `canonical`): fetched
+    /// and rendered once however many identical requests arrive together.
+    pub async fn render_stored(
+        &self,
+        key: String,
+        version: &str,
+        canonical: &str,
+        spec: RenderSpec,
+    ) -> Result<Arc<Rendition>, Arc<ApiError>> {
+        let flight_key = format!("{key}\0{version}\0{canonical}");
+        let state = self.clone();
+        let work = async move {
+            let object = state.store.get(&key).await?.ok_or(ApiError::NotFound)?;
+            let limits = state.settings.pixel_limits;
+            let rendition = state
+                .on_cpu(move || pipeline::render(&object.bytes, &spec, &limits))
+                .await?;
+            Ok(rendition)
+        };
+        self.renders.run(flight_key, work).await
+    }
+
+    async fn on_cpu<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+    ) -> Result<T, PipelineError> {
         let permit = Arc::clone(&self.cpu)
             .acquire_owned()
             .await
             .map_err(|e| PipelineError::Internal(e.to_string()))?;
-        let limits = self.settings.pixel_limits;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            pipeline::process(&bytes, preset, &limits)
+            job()
         })
         .await
         .map_err(|e| PipelineError::Internal(format!("image task failed: {e}")))?
@@ -131,6 +241,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/upload", post(upload::upload))
         .route("/files/{*key}", get(files::serve))
+        .route("/img/{*key}", get(transform::transform))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

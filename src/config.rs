@@ -134,6 +134,77 @@ pub struct Config {
     )]
     pub request_timeout_secs: u64,
 
+    /// Key prefixes `GET /img/{key}` may read, comma-separated [default: the two upload
+    /// prefixes]. Nothing outside them is ever read.
+    #[arg(
+        long,
+        env = "PIXGATE_TRANSFORM_PREFIXES",
+        value_name = "PIXGATE_TRANSFORM_PREFIXES"
+    )]
+    pub transform_prefixes: Option<String>,
+
+    /// Largest `w` or `h` a transform may ask for.
+    #[arg(
+        long,
+        env = "PIXGATE_TRANSFORM_MAX_SIDE",
+        value_name = "PIXGATE_TRANSFORM_MAX_SIDE",
+        default_value_t = 4096
+    )]
+    pub transform_max_side: u32,
+
+    /// `Cache-Control` of successful transform answers.
+    #[arg(
+        long,
+        env = "PIXGATE_TRANSFORM_CACHE_CONTROL",
+        value_name = "PIXGATE_TRANSFORM_CACHE_CONTROL",
+        default_value = "public, max-age=31536000, immutable"
+    )]
+    pub transform_cache_control: String,
+
+    /// Answer a non-canonical transform query with 301 to its canonical form.
+    #[arg(long, env = "PIXGATE_CANONICAL_REDIRECT", value_name = "PIXGATE_CANONICAL_REDIRECT", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub canonical_redirect: bool,
+
+    /// Secret for transform URL signatures (repeat, or comma-separate in the variable, to
+    /// rotate keys). With none, transform URLs are not signed.
+    #[arg(
+        long = "signing-key",
+        env = "PIXGATE_SIGNING_KEYS",
+        value_name = "PIXGATE_SIGNING_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub signing_keys: Vec<String>,
+
+    /// The only `WxH` sizes transforms may ask for, e.g. `200x200,400x0` (0: side not given;
+    /// `0x0` allows the original size). Unset: any size.
+    #[arg(
+        long,
+        env = "PIXGATE_ALLOWED_SIZES",
+        value_name = "PIXGATE_ALLOWED_SIZES"
+    )]
+    pub allowed_sizes: Option<String>,
+
+    /// AVIF encoder speed, 1 (smallest files, slow) to 10 (fastest).
+    #[arg(
+        long,
+        env = "PIXGATE_AVIF_SPEED",
+        value_name = "PIXGATE_AVIF_SPEED",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u8).range(1..=10)
+    )]
+    pub avif_speed: u8,
+
+    /// Build `fileUrl` from the request's `X-Forwarded-Host` when present (set by the
+    /// CloudFront Function in front of `/upload`); only enable behind a proxy that sets it.
+    #[arg(long, env = "PIXGATE_TRUST_FORWARDED_HOST", value_name = "PIXGATE_TRUST_FORWARDED_HOST", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub trust_forwarded_host: bool,
+
+    /// Under Lambda: answer through response streaming (for a Function URL with
+    /// `InvokeMode: RESPONSE_STREAM`), so answers larger than 6 MB are not refused.
+    #[arg(long, env = "PIXGATE_LAMBDA_STREAMING", value_name = "PIXGATE_LAMBDA_STREAMING", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub lambda_streaming: bool,
+
     /// Image jobs run at once; 0 means one per CPU core.
     #[arg(
         long,
@@ -206,7 +277,75 @@ impl Config {
                 "must differ from PIXGATE_PROFILE_PREFIX",
             ));
         }
+        for prefix in self.transform_prefixes() {
+            check_prefix("PIXGATE_TRANSFORM_PREFIXES", &prefix)?;
+        }
+        check_positive(
+            "PIXGATE_TRANSFORM_MAX_SIDE",
+            u64::from(self.transform_max_side),
+        )?;
+        if axum::http::HeaderValue::from_str(&self.transform_cache_control).is_err() {
+            return Err(invalid(
+                "PIXGATE_TRANSFORM_CACHE_CONTROL",
+                "is not a valid header value",
+            ));
+        }
+        if let Some(short) = self
+            .signing_keys
+            .iter()
+            .find(|k| k.len() < MIN_SIGNING_KEY_LEN)
+        {
+            return Err(invalid(
+                "PIXGATE_SIGNING_KEYS",
+                format!(
+                    "a key of {} bytes is too short: use at least {MIN_SIGNING_KEY_LEN} random bytes",
+                    short.len()
+                ),
+            ));
+        }
+        self.allowed_sizes()?;
         Ok(())
+    }
+
+    /// Prefixes the transform route reads; the upload prefixes unless configured.
+    pub fn transform_prefixes(&self) -> Vec<String> {
+        match &self.transform_prefixes {
+            Some(list) => list
+                .split(',')
+                .map(|p| p.trim().trim_end_matches('/').to_owned())
+                .collect(),
+            None => vec![self.profile_prefix.clone(), self.image_prefix.clone()],
+        }
+    }
+
+    /// `--allowed-sizes` as `(w, h)` pairs, 0 for an absent side; `None` when any size goes.
+    pub fn allowed_sizes(&self) -> Result<Option<Vec<(u32, u32)>>, ConfigError> {
+        let Some(raw) = &self.allowed_sizes else {
+            return Ok(None);
+        };
+        let problem = |entry: &str| {
+            invalid(
+                "PIXGATE_ALLOWED_SIZES",
+                format!(
+                    "{entry:?} is not WxH with sides 0 to {} (e.g. 200x200,400x0)",
+                    self.transform_max_side
+                ),
+            )
+        };
+        raw.split(',')
+            .map(str::trim)
+            .map(|entry| {
+                let (w, h) = entry.split_once(['x', 'X']).ok_or_else(|| problem(entry))?;
+                let side = |s: &str| {
+                    s.parse::<u32>()
+                        .ok()
+                        .filter(|&v| v <= self.transform_max_side)
+                        .ok_or_else(|| problem(entry))
+                };
+                Ok((side(w)?, side(h)?))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// The CORS policy; `*` alone means any origin.
@@ -246,6 +385,9 @@ impl Config {
         std::thread::available_parallelism().map_or(1, usize::from)
     }
 }
+
+/// HMAC-SHA256 keys shorter than this are guessable; 32 random bytes is the usual advice.
+const MIN_SIGNING_KEY_LEN: usize = 16;
 
 fn check_positive(var: &'static str, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
@@ -326,11 +468,38 @@ mod tests {
             (&["--profile-prefix", "../up"], "PIXGATE_PROFILE_PREFIX"),
             (&["--image-prefix", "a//b"], "PIXGATE_IMAGE_PREFIX"),
             (&["--image-prefix", "profile"], "PIXGATE_IMAGE_PREFIX"),
+            (
+                &["--transform-prefixes", "a,../b"],
+                "PIXGATE_TRANSFORM_PREFIXES",
+            ),
+            (&["--transform-max-side", "0"], "PIXGATE_TRANSFORM_MAX_SIDE"),
+            (&["--signing-key", "short"], "PIXGATE_SIGNING_KEYS"),
+            (&["--allowed-sizes", "200x"], "PIXGATE_ALLOWED_SIZES"),
+            (&["--allowed-sizes", "5000x1"], "PIXGATE_ALLOWED_SIZES"),
         ];
         for (args, var) in cases {
             let err = parse(args).validate().unwrap_err();
             assert_eq!(err.var, *var, "{args:?}");
         }
+    }
+
+    #[test]
+    fn transform_settings_parse() {
+        let config = parse(&[
+            "--allowed-sizes",
+            "200x200, 400x0",
+            "--signing-key",
+            "0123456789abcdef,fedcba9876543210",
+            "--signing-key",
+            "another-key-of-16b",
+        ]);
+        assert_eq!(
+            config.allowed_sizes().unwrap(),
+            Some(vec![(200, 200), (400, 0)])
+        );
+        assert_eq!(config.signing_keys.len(), 3);
+        assert_eq!(config.transform_prefixes(), vec!["profile", "images"]);
+        assert!(config.validate().is_ok());
     }
 
     #[test]

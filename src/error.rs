@@ -29,6 +29,9 @@ pub enum ApiError {
     Timeout(u64),
     #[error("internal error: {0}")]
     Internal(String),
+    /// One failure answered to every request that waited on the same work (single-flight).
+    #[error(transparent)]
+    Shared(std::sync::Arc<ApiError>),
 }
 
 impl ApiError {
@@ -48,6 +51,9 @@ impl ApiError {
                 R::FileTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
                 R::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
                 R::BodyRead(_) => (StatusCode::BAD_REQUEST, "malformed_multipart"),
+                R::InvalidParam { .. } => (StatusCode::BAD_REQUEST, "invalid_param"),
+                R::SizeNotAllowed { .. } => (StatusCode::BAD_REQUEST, "size_not_allowed"),
+                R::BadSignature => (StatusCode::FORBIDDEN, "bad_signature"),
             },
             Self::Pipeline(e) => match e {
                 P::EmptyFile => (StatusCode::BAD_REQUEST, "empty_file"),
@@ -66,6 +72,7 @@ impl ApiError {
             Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::Shared(inner) => inner.status_and_code(),
         }
     }
 
@@ -79,6 +86,9 @@ impl ApiError {
 
     /// What the client is told. Server-side causes stay in the log, not in the answer.
     pub fn public_message(&self) -> String {
+        if let Self::Shared(inner) = self {
+            return inner.public_message();
+        }
         if self.status().is_server_error() {
             return match self {
                 Self::Store(_) => "storage is unavailable, try again".to_owned(),
@@ -95,6 +105,15 @@ impl ApiError {
             code: self.code(),
             message: self.public_message(),
             index,
+            param: self.param(),
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            Self::Request(RequestError::InvalidParam { param, .. }) => Some(param.clone()),
+            Self::Shared(inner) => inner.param(),
+            _ => None,
         }
     }
 
@@ -108,6 +127,11 @@ impl ApiError {
 
     /// The whole-request answer: this error's status with `{error: {code, message, index?}}`.
     pub fn into_response_for(self, index: Option<usize>) -> Response {
+        self.response_for(index)
+    }
+
+    /// As [`Self::into_response_for`], for an error shared between requests.
+    pub fn response_for(&self, index: Option<usize>) -> Response {
         let status = self.status();
         (
             status,
@@ -119,18 +143,27 @@ impl ApiError {
     }
 }
 
-/// `{code, message, index?}`: the error object inside every error body.
+/// `{code, message, index?, param?}`: the error object inside every error body.
 #[derive(Debug, Serialize)]
 pub struct ErrorDetail {
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// The query parameter an `invalid_param` error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct ErrorBody {
     error: ErrorDetail,
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("task failed: {error}"))
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -1,5 +1,7 @@
 //! The AWS Lambda entry: the same router behind `lambda_http`, which decodes API Gateway
-//! (REST v1, HTTP API v2) and Function URL events, base64 bodies included.
+//! (REST v1, HTTP API v2) and Function URL events, base64 bodies included. With
+//! `PIXGATE_LAMBDA_STREAMING` the answers are streamed (Function URL `RESPONSE_STREAM`), which
+//! lifts the 6 MB limit on buffered answers for large renditions.
 
 use lambda_http::{Request, RequestExt};
 use tower::ServiceBuilder;
@@ -11,7 +13,11 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     let service = ServiceBuilder::new()
         .map_request(route_path)
         .service(app(state));
-    lambda_http::run(service).await
+    if config.lambda_streaming {
+        lambda_http::run_with_streaming_response(service).await
+    } else {
+        lambda_http::run(service).await
+    }
 }
 
 /// REST API events put the stage in the path (`/prod/upload`), which no route matches; the

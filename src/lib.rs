@@ -1,4 +1,4 @@
-//! pixgate: an image upload gateway. Requests flow one way:
+//! pixgate: an image upload gateway and on-the-fly resizer. Requests flow one way:
 //! `http` (edge: routes, CORS, responses) → `request` (typed input) → `pipeline` (pixels) →
 //! `storage` (objects) → back out through `http`.
 //!
@@ -12,6 +12,7 @@ pub mod lambda;
 pub mod pipeline;
 pub mod request;
 pub mod server;
+pub mod single_flight;
 pub mod storage;
 
 pub use app::{AppState, app};

@@ -19,10 +19,41 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start; boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the local server (files on disk by default, no AWS needed).
     Serve(Config),
+    /// Print a signed transform URL, e.g. `pixgate sign 'profile/2026/01/02/ab.jpg?w=200&h=150'`.
+    Sign(SignArgs),
+}
+
+#[derive(clap::Args)]
+struct SignArgs {
+    /// The object key and transform query (a leading `/img/` is accepted).
+    key_path_and_query: String,
+    /// The secret to sign with (the first of the configured keys: the newest one).
+    #[arg(
+        long = "signing-key",
+        env = "PIXGATE_SIGNING_KEYS",
+        value_name = "PIXGATE_SIGNING_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        required = true
+    )]
+    signing_keys: Vec<String>,
+    /// Largest side, as the server checks it.
+    #[arg(
+        long,
+        env = "PIXGATE_TRANSFORM_MAX_SIDE",
+        value_name = "PIXGATE_TRANSFORM_MAX_SIDE",
+        default_value_t = 4096
+    )]
+    transform_max_side: u32,
+    /// Put before the printed path, e.g. `https://d111.cloudfront.net`.
+    #[arg(long)]
+    base_url: Option<String>,
 }
 
 /// Lambda passes no arguments: the configuration comes from the environment alone.
@@ -48,12 +79,24 @@ fn main() -> ExitCode {
     } else {
         match Cli::parse().command {
             Command::Serve(config) => runtime.block_on(pixgate::server::run(config)),
+            Command::Sign(args) => sign(&args),
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&*e),
     }
+}
+
+fn sign(args: &SignArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let secret = args.signing_keys.first().ok_or("no signing key given")?;
+    let url = pixgate::request::signature::signed_url(
+        &args.key_path_and_query,
+        secret.as_bytes(),
+        args.transform_max_side,
+    )?;
+    println!("{}{url}", args.base_url.as_deref().unwrap_or(""));
+    Ok(())
 }
 
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {

@@ -3,11 +3,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::etag_matches;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::storage::{IMMUTABLE_CACHE_CONTROL, StoredObject, is_safe_key};
@@ -36,16 +37,6 @@ fn etag_of(key: &str) -> String {
     let file = key.rsplit('/').next().unwrap_or(key);
     let stem = file.split('.').next().unwrap_or(file);
     format!("\"{stem}\"")
-}
-
-fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == "*" || tag == etag)
 }
 
 fn object_response(object: StoredObject) -> Response {
@@ -87,6 +78,7 @@ mod tests {
 
     #[test]
     fn if_none_match_accepts_lists_weak_tags_and_star() {
+        use axum::http::header::IF_NONE_MATCH;
         let mut headers = HeaderMap::new();
         headers.insert(IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"abc\""));
         assert!(etag_matches(&headers, "\"abc\""));

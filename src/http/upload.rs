@@ -73,10 +73,18 @@ async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) ->
         Err(e) => return ApiError::from(e).into_response(),
     };
     let now = Utc::now();
+    let base_url = state.public_base_url(headers);
+    let base_url = base_url.as_deref();
     let uploads = form.files.into_iter().map(|part| {
         let name = part.original_name.clone();
         let index = part.index;
-        async move { (index, name, store_file(state, kind, now, part).await) }
+        async move {
+            (
+                index,
+                name,
+                store_file(state, kind, now, base_url, part).await,
+            )
+        }
     });
     answer(join_all(uploads).await)
 }
@@ -85,6 +93,7 @@ async fn store_file(
     state: &AppState,
     kind: UploadKind,
     now: DateTime<Utc>,
+    base_url: Option<&str>,
     part: FilePart,
 ) -> Result<StoredFile, ApiError> {
     let bytes = part.content?;
@@ -108,7 +117,7 @@ async fn store_file(
         .await?;
     Ok(StoredFile {
         bucket: state.store.bucket().to_owned(),
-        file_url: state.file_url(&key),
+        file_url: state.file_url(base_url, &key),
         key,
         content_type,
         size,

@@ -1,19 +1,24 @@
-//! Step 7: encode. Opaque images become JPEG q80 (4:2:0, optimised Huffman tables, through
-//! libjpeg-turbo); images with real transparency become PNG. Both are written from bare pixels,
-//! so no EXIF, GPS, XMP or IPTC from the source can survive.
+//! Step 7: encode. Uploads: opaque images become JPEG q80 (4:2:0, optimised Huffman tables,
+//! through libjpeg-turbo); images with real transparency become PNG. Transforms may also ask for
+//! lossy WebP (libwebp) or AVIF (rav1e through `ravif`) at any quality. Everything is written
+//! from bare pixels, so no EXIF, GPS, XMP or IPTC from the source can survive.
 
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use rgb::FromSlice;
 use turbojpeg::{Compressor, PixelFormat, Subsamp};
 
 use super::{Layout, PipelineError, Pixels, ProcessedImage};
 
-const JPEG_QUALITY: i32 = 80;
+/// Quality of upload outputs, and the default of transforms.
+pub const DEFAULT_QUALITY: u8 = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Jpeg,
     Png,
+    Webp,
+    Avif,
 }
 
 impl OutputFormat {
@@ -21,6 +26,8 @@ impl OutputFormat {
         match self {
             Self::Jpeg => "image/jpeg",
             Self::Png => "image/png",
+            Self::Webp => "image/webp",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -28,7 +35,53 @@ impl OutputFormat {
         match self {
             Self::Jpeg => "jpg",
             Self::Png => "png",
+            Self::Webp => "webp",
+            Self::Avif => "avif",
         }
+    }
+
+    /// The name used in transform queries (`f=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+            Self::Webp => "webp",
+            Self::Avif => "avif",
+        }
+    }
+
+    /// Whether quality changes the output (PNG is lossless).
+    pub fn is_lossy(self) -> bool {
+        !matches!(self, Self::Png)
+    }
+}
+
+/// Encoder settings a transform chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeOptions {
+    pub format: OutputFormat,
+    /// 1..=100; ignored for PNG.
+    pub quality: u8,
+    /// rav1e speed, 1 (slowest, smallest) to 10 (fastest).
+    pub avif_speed: u8,
+}
+
+/// Encodes as asked. JPEG has no alpha, so transparent areas are laid on white first.
+pub fn encode_as(pixels: &Pixels, options: EncodeOptions) -> Result<Vec<u8>, PipelineError> {
+    let (width, height) = (pixels.width, pixels.height);
+    match (options.format, pixels.layout) {
+        (OutputFormat::Jpeg, Layout::Rgb8) => {
+            encode_jpeg(&pixels.data, width, height, options.quality)
+        }
+        (OutputFormat::Jpeg, Layout::Rgba8) => encode_jpeg(
+            &flatten_on_white(&pixels.data),
+            width,
+            height,
+            options.quality,
+        ),
+        (OutputFormat::Png, _) => encode_png(pixels),
+        (OutputFormat::Webp, _) => encode_webp(pixels, options.quality),
+        (OutputFormat::Avif, _) => encode_avif(pixels, options.quality, options.avif_speed),
     }
 }
 
@@ -40,11 +93,11 @@ pub fn encode(pixels: Pixels) -> Result<ProcessedImage, PipelineError> {
         }
         Layout::Rgba8 => (
             OutputFormat::Jpeg,
-            encode_jpeg(&drop_alpha(&pixels.data), width, height)?,
+            encode_jpeg(&drop_alpha(&pixels.data), width, height, DEFAULT_QUALITY)?,
         ),
         Layout::Rgb8 => (
             OutputFormat::Jpeg,
-            encode_jpeg(&pixels.data, width, height)?,
+            encode_jpeg(&pixels.data, width, height, DEFAULT_QUALITY)?,
         ),
     };
     Ok(ProcessedImage {
@@ -65,13 +118,27 @@ fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Alpha-composites onto white: what a transparent logo looks like on a page.
+fn flatten_on_white(rgba: &[u8]) -> Vec<u8> {
+    rgba.chunks_exact(4)
+        .flat_map(|px| {
+            let alpha = u16::from(px[3]);
+            let over_white =
+                |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+            [over_white(px[0]), over_white(px[1]), over_white(px[2])]
+        })
+        .collect()
+}
+
 fn internal(error: impl std::fmt::Display) -> PipelineError {
     PipelineError::Internal(error.to_string())
 }
 
-fn encode_jpeg(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, PipelineError> {
+fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, PipelineError> {
     let mut compressor = Compressor::new().map_err(internal)?;
-    compressor.set_quality(JPEG_QUALITY).map_err(internal)?;
+    compressor
+        .set_quality(i32::from(quality))
+        .map_err(internal)?;
     compressor.set_subsamp(Subsamp::Sub2x2).map_err(internal)?;
     compressor.set_optimize(true).map_err(internal)?;
     let image = turbojpeg::Image {
@@ -95,6 +162,31 @@ fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
         )
         .map_err(internal)?;
     Ok(out)
+}
+
+fn encode_webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, PipelineError> {
+    let encoder = match pixels.layout {
+        Layout::Rgb8 => webp::Encoder::from_rgb(&pixels.data, pixels.width, pixels.height),
+        Layout::Rgba8 => webp::Encoder::from_rgba(&pixels.data, pixels.width, pixels.height),
+    };
+    let encoded = encoder
+        .encode_simple(false, f32::from(quality))
+        .map_err(|e| internal(format!("{e:?}")))?;
+    Ok(encoded.to_vec())
+}
+
+fn encode_avif(pixels: &Pixels, quality: u8, speed: u8) -> Result<Vec<u8>, PipelineError> {
+    let (width, height) = (pixels.width as usize, pixels.height as usize);
+    let encoder = ravif::Encoder::new()
+        .with_quality(f32::from(quality))
+        .with_speed(speed)
+        // Fully transparent pixels' colour is invisible; letting ravif change it compresses better.
+        .with_alpha_color_mode(ravif::AlphaColorMode::UnassociatedClean);
+    let encoded = match pixels.layout {
+        Layout::Rgb8 => encoder.encode_rgb(ravif::Img::new(pixels.data.as_rgb(), width, height)),
+        Layout::Rgba8 => encoder.encode_rgba(ravif::Img::new(pixels.data.as_rgba(), width, height)),
+    };
+    Ok(encoded.map_err(internal)?.avif_file)
 }
 
 #[cfg(test)]

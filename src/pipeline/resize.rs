@@ -5,6 +5,7 @@
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
+use super::fit::Region;
 use super::{Layout, PipelineError, Pixels};
 
 /// The size rules of the two upload types.
@@ -54,8 +55,18 @@ pub fn fit_inside(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32)
     (out_w.clamp(1, mw) as u32, out_h.clamp(1, mh) as u32)
 }
 
-pub fn resize(source: Pixels, (width, height): (u32, u32)) -> Result<Pixels, PipelineError> {
-    if (source.width, source.height) == (width, height) {
+pub fn resize(source: Pixels, size: (u32, u32)) -> Result<Pixels, PipelineError> {
+    resize_region(source, Region::WHOLE, size)
+}
+
+/// Resamples `region` of `source` to `width`×`height` in one pass (the crop is sub-pixel
+/// exact, so a centre crop of an odd size stays centred).
+pub fn resize_region(
+    source: Pixels,
+    region: Region,
+    (width, height): (u32, u32),
+) -> Result<Pixels, PipelineError> {
+    if region.is_whole() && (source.width, source.height) == (width, height) {
         return Ok(source);
     }
     let pixel_type = match source.layout {
@@ -66,7 +77,15 @@ pub fn resize(source: Pixels, (width, height): (u32, u32)) -> Result<Pixels, Pip
     let src = Image::from_vec_u8(source.width, source.height, source.data, pixel_type)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
     let mut dst = Image::new(width, height, pixel_type);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    let (source_w, source_h) = (f64::from(src.width()), f64::from(src.height()));
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(
+            region.left * source_w,
+            region.top * source_h,
+            region.width * source_w,
+            region.height * source_h,
+        );
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
@@ -76,6 +95,30 @@ pub fn resize(source: Pixels, (width, height): (u32, u32)) -> Result<Pixels, Pip
         layout,
         data: dst.into_vec(),
     })
+}
+
+/// Centres `image` on a transparent `width`×`height` canvas (`fit=contain`).
+pub fn pad_to_canvas(image: Pixels, (width, height): (u32, u32)) -> Pixels {
+    if (image.width, image.height) == (width, height) {
+        return image;
+    }
+    let rgba = image.into_rgba();
+    let mut data = vec![0u8; width as usize * height as usize * 4];
+    let left = (width.saturating_sub(rgba.width) / 2) as usize;
+    let top = (height.saturating_sub(rgba.height) / 2) as usize;
+    let row_bytes = rgba.width as usize * 4;
+    for (y, row) in rgba.data.chunks_exact(row_bytes).enumerate() {
+        let start = ((top + y) * width as usize + left) * 4;
+        if let Some(dest) = data.get_mut(start..start + row_bytes) {
+            dest.copy_from_slice(row);
+        }
+    }
+    Pixels {
+        width,
+        height,
+        layout: Layout::Rgba8,
+        data,
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +150,24 @@ mod tests {
         assert_eq!(Preset::Display.fit(2000, 2000), (1080, 1080));
         assert_eq!(Preset::Display.fit(1920, 1080), (1920, 1080));
         assert_eq!(Preset::Profile.fit(600, 450), (200, 150));
+    }
+
+    #[test]
+    fn padding_centres_the_image_on_transparency() {
+        let image = Pixels {
+            width: 2,
+            height: 1,
+            layout: Layout::Rgb8,
+            data: vec![255; 6],
+        };
+        let padded = pad_to_canvas(image, (2, 3));
+        assert_eq!(
+            (padded.width, padded.height, padded.layout),
+            (2, 3, Layout::Rgba8)
+        );
+        assert_eq!(&padded.data[..8], &[0; 8]);
+        assert_eq!(&padded.data[8..16], &[255; 8]);
+        assert_eq!(&padded.data[16..], &[0; 8]);
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! Request parsing: raw HTTP input becomes typed values ([`UploadKind`], [`UploadForm`]) before
-//! any image work starts, so nothing downstream touches raw strings or bodies.
+//! Request parsing: raw HTTP input becomes typed values ([`UploadKind`], [`UploadForm`],
+//! [`TransformQuery`]) before any image work starts, so nothing downstream touches raw strings
+//! or bodies.
 
 mod filename;
+pub mod signature;
+mod transform_query;
 mod upload_form;
 mod upload_kind;
 
 pub use filename::original_name;
+pub use transform_query::{TransformQuery, negotiate};
 pub use upload_form::{FilePart, FormLimits, UploadForm, discard_body, read_upload_form};
 pub use upload_kind::UploadKind;
 
@@ -28,4 +32,10 @@ pub enum RequestError {
     PayloadTooLarge { max: u64 },
     #[error("request body could not be read: {0}")]
     BodyRead(String),
+    #[error("query parameter `{param}` {problem}")]
+    InvalidParam { param: String, problem: String },
+    #[error("size {width}x{height} is not one of the allowed sizes")]
+    SizeNotAllowed { width: u32, height: u32 },
+    #[error("the URL signature `s` is missing or wrong")]
+    BadSignature,
 }

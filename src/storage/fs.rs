@@ -87,6 +87,24 @@ impl FsStore {
     }
 }
 
+impl FsStore {
+    async fn object_version(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let path = self.object_path(key)?;
+        let metadata = match tokio::fs::metadata(&path).await {
+            Ok(metadata) if metadata.is_file() => metadata,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let modified = metadata
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Ok(Some(format!("{:x}-{modified:x}", metadata.len())))
+    }
+}
+
 fn content_type_of(key: &str) -> &'static str {
     match key.rsplit_once('.').map(|(_, ext)| ext) {
         Some("jpg" | "jpeg") => "image/jpeg",
@@ -138,5 +156,9 @@ impl Store for FsStore {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
         Box::pin(self.get_object(key))
+    }
+
+    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(self.object_version(key))
     }
 }

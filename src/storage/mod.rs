@@ -55,6 +55,10 @@ pub trait Store: Send + Sync {
 
     /// `Ok(None)` when no object has that key.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>>;
+
+    /// A token that changes whenever the object at `key` changes (S3's ETag; size and
+    /// modification time on disk), read without fetching the bytes. `Ok(None)` when absent.
+    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

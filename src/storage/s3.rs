@@ -122,6 +122,23 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    async fn object_version(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(Some(head.e_tag().unwrap_or_default().to_owned())),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
+            Err(e) => Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+        }
+    }
+}
+
 impl Store for S3Store {
     fn bucket(&self) -> &str {
         &self.bucket
@@ -137,5 +154,9 @@ impl Store for S3Store {
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
         Box::pin(self.get_object(key))
+    }
+
+    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(self.object_version(key))
     }
 }
