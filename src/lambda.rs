@@ -3,21 +3,28 @@
 //! `PIXGATE_LAMBDA_STREAMING` the answers are streamed (Function URL `RESPONSE_STREAM`), which
 //! lifts the 6 MB limit on buffered answers for large renditions.
 
+use axum::Router;
 use lambda_http::{Request, RequestExt};
 use tower::ServiceBuilder;
+use tower::util::MapRequest;
 
 use crate::{AppState, Config, app};
 
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     let state = AppState::from_config(&config).await?;
-    let service = ServiceBuilder::new()
-        .map_request(route_path)
-        .service(app(state));
+    let service = service(state);
     if config.lambda_streaming {
         lambda_http::run_with_streaming_response(service).await
     } else {
         lambda_http::run(service).await
     }
+}
+
+/// The router as the Lambda runtime calls it, buffered or streamed.
+pub fn service(state: AppState) -> MapRequest<Router, fn(Request) -> Request> {
+    ServiceBuilder::new()
+        .map_request(route_path as fn(Request) -> Request)
+        .service(app(state))
 }
 
 /// REST API events put the stage in the path (`/prod/upload`), which no route matches; the

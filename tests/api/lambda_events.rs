@@ -130,3 +130,55 @@ async fn the_rest_stage_never_reaches_the_router() {
         "base64 body decoded"
     );
 }
+
+/// The transform function answers through response streaming (Function URL,
+/// `InvokeMode: RESPONSE_STREAM`): the same service, adapted as `run_with_streaming_response`
+/// adapts it, streams the rendition with its status and headers in the prelude.
+#[tokio::test]
+async fn function_url_transform_streams_the_rendition() {
+    use futures_util::StreamExt;
+    use lambda_http::{Context, LambdaEvent, StreamAdapter, request::LambdaRequest};
+    use tower::Service;
+
+    let app = TestApp::new();
+    let upload = invoke(&app, "function-url-upload.json").await;
+    assert_eq!(upload.status, StatusCode::OK, "{:?}", upload.json());
+    let key = upload.json()[0]["key"].as_str().unwrap().to_owned();
+
+    let mut event: Value = serde_json::from_str(&event("function-url-upload.json")).unwrap();
+    event["rawPath"] = Value::from(format!("/img/{key}"));
+    event["rawQueryString"] = Value::from("w=40&h=30&f=webp");
+    event["requestContext"]["http"]["method"] = Value::from("GET");
+    event["requestContext"]["http"]["path"] = Value::from(format!("/img/{key}"));
+    event["body"] = Value::Null;
+    event["isBase64Encoded"] = Value::from(false);
+    if let Some(headers) = event["headers"].as_object_mut() {
+        headers.remove("content-type");
+        headers.remove("content-length");
+    }
+    let payload: LambdaRequest = serde_json::from_value(event).expect("Function URL event");
+
+    let mut adapter = StreamAdapter::from(pixgate::lambda::service(app.state.clone()));
+    let response = adapter
+        .call(LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("infallible");
+    assert_eq!(response.metadata_prelude.status_code, StatusCode::OK);
+    let headers = &response.metadata_prelude.headers;
+    assert_eq!(headers["content-type"], "image/webp");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let mut bytes = Vec::new();
+    let mut stream = response.stream;
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.expect("body chunk"));
+    }
+    assert_eq!(headers["content-length"], bytes.len().to_string().as_str());
+    assert!(bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP");
+    let decoded = image::load_from_memory(&bytes).expect("decodable WebP");
+    assert_eq!((decoded.width(), decoded.height()), (40, 30));
+}
