@@ -158,7 +158,10 @@ fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
             &pixels.data,
             pixels.width,
             pixels.height,
-            image::ExtendedColorType::Rgba8,
+            match pixels.layout {
+                Layout::Rgb8 => image::ExtendedColorType::Rgb8,
+                Layout::Rgba8 => image::ExtendedColorType::Rgba8,
+            },
         )
         .map_err(internal)?;
     Ok(out)
@@ -199,6 +202,32 @@ mod tests {
             height: 2,
             layout: Layout::Rgba8,
             data: [10, 20, 30, alpha].repeat(8),
+        }
+    }
+
+    #[test]
+    fn every_format_encodes_both_layouts() {
+        for layout in [Layout::Rgb8, Layout::Rgba8] {
+            let pixels = Pixels {
+                width: 3,
+                height: 2,
+                layout,
+                data: vec![90; 3 * 2 * layout.channels()],
+            };
+            for format in [
+                OutputFormat::Jpeg,
+                OutputFormat::Png,
+                OutputFormat::Webp,
+                OutputFormat::Avif,
+            ] {
+                let options = EncodeOptions {
+                    format,
+                    quality: 50,
+                    avif_speed: 10,
+                };
+                let bytes = encode_as(&pixels, options).unwrap();
+                assert!(bytes.len() > 20, "{format:?} from {layout:?}");
+            }
         }
     }
 

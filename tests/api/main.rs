@@ -12,4 +12,5 @@ mod helpers;
 mod lambda_events;
 mod openapi;
 mod s3_backend;
+mod transform;
 mod upload;
