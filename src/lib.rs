@@ -5,6 +5,7 @@
 //! The same [`app`] router runs under the local server ([`server`]) and under AWS Lambda ([`lambda`]).
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod http;

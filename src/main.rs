@@ -25,8 +25,30 @@ struct Cli {
 enum Command {
     /// Run the local server (files on disk by default, no AWS needed).
     Serve(Config),
+    /// Time pipeline operations on this thread (what `scripts/bench` runs); prints JSON lines.
+    Bench(BenchArgs),
     /// Print a signed transform URL, e.g. `pixgate sign 'profile/2026/01/02/ab.jpg?w=200&h=150'`.
     Sign(SignArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The image to process (read once, kept in memory).
+    #[arg(long)]
+    input: std::path::PathBuf,
+    /// Operations: `profile`, `image`, `jpeg-decode-1/8`, or `transform:QUERY` (e.g.
+    /// `transform:w=1920&h=1080&fit=inside&f=webp`). Repeat for several.
+    #[arg(long = "op", required = true)]
+    ops: Vec<String>,
+    /// Timed iterations per op.
+    #[arg(long, default_value_t = 20)]
+    iterations: usize,
+    /// Untimed iterations first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Write each op's last output here, as `{dir}/{op with / : & = replaced by _}`.
+    #[arg(long)]
+    save_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -80,12 +102,34 @@ fn main() -> ExitCode {
         match Cli::parse().command {
             Command::Serve(config) => runtime.block_on(pixgate::server::run(config)),
             Command::Sign(args) => sign(&args),
+            Command::Bench(args) => bench(&args),
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&*e),
     }
+}
+
+fn bench(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let input = std::fs::read(&args.input)?;
+    for name in &args.ops {
+        let op = pixgate::bench::Op::parse(name)?;
+        let save_to = args
+            .save_dir
+            .as_ref()
+            .map(|dir| dir.join(name.replace(['/', ':', '&', '='], "_")));
+        let timing = pixgate::bench::run(
+            name,
+            &op,
+            &input,
+            args.warmup,
+            args.iterations,
+            save_to.as_deref(),
+        )?;
+        println!("{}", serde_json::to_string(&timing)?);
+    }
+    Ok(())
 }
 
 fn sign(args: &SignArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

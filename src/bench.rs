@@ -1,0 +1,144 @@
+//! `pixgate bench`: times one pipeline operation in a warm loop on the calling thread, the way
+//! `scripts/bench` compares pixgate with sharp op by op. Not used when serving.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
+
+use crate::pipeline::{self, PixelLimits, Preset};
+use crate::request::TransformQuery;
+
+/// One operation to time.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// The upload pipeline with a preset (`profile`, `image`).
+    Upload(Preset),
+    /// The transform pipeline with a canonical-form query (`transform:w=400&f=webp`).
+    Transform(String),
+    /// libjpeg-turbo decoding alone at 1/8 scale: the floor any JPEG → profile op sits on.
+    JpegDecodeEighth,
+}
+
+impl Op {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "profile" => Ok(Self::Upload(Preset::Profile)),
+            "image" => Ok(Self::Upload(Preset::Display)),
+            "jpeg-decode-1/8" => Ok(Self::JpegDecodeEighth),
+            _ => match text.strip_prefix("transform:") {
+                Some(query) => Ok(Self::Transform(query.to_owned())),
+                None => Err(format!(
+                    "unknown op {text:?}: use profile, image, jpeg-decode-1/8 or transform:QUERY"
+                )),
+            },
+        }
+    }
+}
+
+/// What one op took, per iteration, and what it made.
+#[derive(Debug, Serialize)]
+pub struct Timing {
+    pub op: String,
+    pub iterations: usize,
+    pub ms: Vec<f64>,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub output_bytes: usize,
+    /// Where the last output was written, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved: Option<String>,
+}
+
+/// Runs `op` `warmup` times untimed, then `iterations` times timed; writes the last output to
+/// `save_to` if given.
+pub fn run(
+    name: &str,
+    op: &Op,
+    input: &[u8],
+    warmup: usize,
+    iterations: usize,
+    save_to: Option<&std::path::Path>,
+) -> Result<Timing, String> {
+    let limits = PixelLimits {
+        max_pixels: 100_000_000,
+        max_side: 16384,
+    };
+    let spec = match op {
+        Op::Transform(query) => Some(
+            TransformQuery::parse(query, None, 16384)
+                .map_err(|e| e.to_string())?
+                .render_spec(8),
+        ),
+        _ => None,
+    };
+    let once = || -> Result<Vec<u8>, String> {
+        match (op, &spec) {
+            (Op::Upload(preset), _) => pipeline::process(input, *preset, &limits)
+                .map(|out| out.bytes)
+                .map_err(|e| e.to_string()),
+            (Op::Transform(_), Some(spec)) => pipeline::render(input, spec, &limits)
+                .map(|out| out.bytes)
+                .map_err(|e| e.to_string()),
+            (Op::Transform(_), None) => Err("no render spec".into()),
+            (Op::JpegDecodeEighth, _) => decode_eighth(input),
+        }
+    };
+    for _ in 0..warmup {
+        once()?;
+    }
+    let mut ms = Vec::with_capacity(iterations);
+    let mut output = Vec::new();
+    for _ in 0..iterations {
+        let start = Instant::now();
+        output = once()?;
+        ms.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let saved = match save_to {
+        Some(path) => {
+            std::fs::write(path, &output).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median_ms = match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
+    Ok(Timing {
+        op: name.to_owned(),
+        iterations,
+        median_ms,
+        min_ms: sorted.first().copied().unwrap_or(f64::NAN),
+        max_ms: sorted.last().copied().unwrap_or(f64::NAN),
+        ms,
+        output_bytes: output.len(),
+        saved,
+    })
+}
+
+fn decode_eighth(input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut decompressor = Decompressor::new().map_err(|e| e.to_string())?;
+    decompressor
+        .set_scaling_factor(ScalingFactor::ONE_EIGHTH)
+        .map_err(|e| e.to_string())?;
+    let header = decompressor
+        .read_header(input)
+        .map_err(|e| e.to_string())?
+        .scaled(ScalingFactor::ONE_EIGHTH);
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; header.width * header.height * 3],
+        width: header.width,
+        pitch: header.width * 3,
+        height: header.height,
+        format: PixelFormat::RGB,
+    };
+    decompressor
+        .decompress(input, image.as_deref_mut())
+        .map_err(|e| e.to_string())?;
+    Ok(image.pixels)
+}
