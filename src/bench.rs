@@ -69,7 +69,7 @@ pub fn run(
         Op::Transform(query) => Some(
             TransformQuery::parse(query, None, 16384)
                 .map_err(|e| e.to_string())?
-                .render_spec(8),
+                .render_spec(10),
         ),
         _ => None,
     };

@@ -185,12 +185,13 @@ pub struct Config {
     )]
     pub allowed_sizes: Option<String>,
 
-    /// AVIF encoder speed, 1 (smallest files, slow) to 10 (fastest).
+    /// AVIF encoder speed, 1 (smallest files, slow) to 10 (fastest). 10 is the request-path
+    /// choice: a 1440×1080 AVIF takes about 0.7 s at 10 against 3.3 s at 8, for 9% more bytes.
     #[arg(
         long,
         env = "PIXGATE_AVIF_SPEED",
         value_name = "PIXGATE_AVIF_SPEED",
-        default_value_t = 8,
+        default_value_t = 10,
         value_parser = clap::value_parser!(u8).range(1..=10)
     )]
     pub avif_speed: u8,
