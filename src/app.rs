@@ -34,7 +34,14 @@ pub struct AppState {
     /// Bounds CPU-heavy image work to the number of cores, whatever the request concurrency.
     cpu: Arc<Semaphore>,
     /// Renditions being computed, so identical concurrent transforms are computed once.
-    pub renders: Arc<SingleFlight<Rendition, ApiError>>,
+    pub renders: Arc<SingleFlight<RenderedObject, ApiError>>,
+}
+
+/// A rendition and the version of the source it was made from.
+#[derive(Debug)]
+pub struct RenderedObject {
+    pub rendition: Rendition,
+    pub source_version: String,
 }
 
 /// The parts of [`Config`] the handlers use, parsed once.
@@ -196,24 +203,27 @@ impl AppState {
             .await
     }
 
-    /// The rendition of the stored object `key` (at `version`, named by `canonical`): fetched
-    /// and rendered once however many identical requests arrive together.
+    /// The rendition of the stored object `key` named by its canonical query, fetched and
+    /// rendered once however many identical requests arrive together.
     pub async fn render_stored(
         &self,
         key: String,
-        version: &str,
         canonical: &str,
         spec: RenderSpec,
-    ) -> Result<Arc<Rendition>, Arc<ApiError>> {
-        let flight_key = format!("{key}\0{version}\0{canonical}");
+    ) -> Result<Arc<RenderedObject>, Arc<ApiError>> {
+        let flight_key = format!("{key}?{canonical}");
         let state = self.clone();
         let work = async move {
             let object = state.store.get(&key).await?.ok_or(ApiError::NotFound)?;
             let limits = state.settings.pixel_limits;
+            let bytes = object.bytes;
             let rendition = state
-                .on_cpu(move || pipeline::render(&object.bytes, &spec, &limits))
+                .on_cpu(move || pipeline::render(&bytes, &spec, &limits))
                 .await?;
-            Ok(rendition)
+            Ok(RenderedObject {
+                rendition,
+                source_version: object.version,
+            })
         };
         self.renders.run(flight_key, work).await
     }

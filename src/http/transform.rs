@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION, VARY,
+    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -57,27 +57,53 @@ async fn respond(
     if settings.canonical_redirect && raw_query != canonical {
         return Ok(redirect(&key, &canonical, &query, settings));
     }
-    let version = state.store.version(&key).await?.ok_or(ApiError::NotFound)?;
-    let etag = rendition_etag(&key, &version, &query.canonical());
-    let mut response = if etag_matches(headers, &etag) {
-        StatusCode::NOT_MODIFIED.into_response()
+    let canonical_query = query.canonical();
+    // A revalidation is answered from the source's version alone (a HEAD on S3); a first
+    // fetch skips that round trip and takes the version from the object it renders.
+    let mut response = if headers.contains_key(IF_NONE_MATCH) {
+        let version = state.store.version(&key).await?.ok_or(ApiError::NotFound)?;
+        let etag = rendition_etag(&key, &version, &canonical_query);
+        if etag_matches(headers, &etag) {
+            with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag)
+        } else {
+            render(state, key, &canonical_query, &query).await?
+        }
     } else {
-        let spec = query.render_spec(settings.avif_speed);
-        let rendition = state
-            .render_stored(key, &version, &query.canonical(), spec)
-            .await
-            .map_err(ApiError::Shared)?;
-        rendition_response(&rendition.bytes, rendition.content_type)
+        render(state, key, &canonical_query, &query).await?
     };
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, settings.cache_control.clone());
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(ETAG, value);
-    }
     if query.auto_format {
         headers.insert(VARY, HeaderValue::from_static("Accept"));
     }
     Ok(response)
+}
+
+async fn render(
+    state: &AppState,
+    key: String,
+    canonical_query: &str,
+    query: &TransformQuery,
+) -> Result<Response, ApiError> {
+    let etag_key = key.clone();
+    let spec = query.render_spec(state.settings.transform.avif_speed);
+    let rendered = state
+        .render_stored(key, canonical_query, spec)
+        .await
+        .map_err(ApiError::Shared)?;
+    let etag = rendition_etag(&etag_key, &rendered.source_version, canonical_query);
+    let rendition = &rendered.rendition;
+    Ok(with_etag(
+        rendition_response(&rendition.bytes, rendition.content_type),
+        &etag,
+    ))
+}
+
+fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    response
 }
 
 fn check_signature(

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{NewObject, Store, StoreError, StoredObject, content_disposition, is_safe_key};
 
@@ -68,11 +68,19 @@ impl FsStore {
 
     async fn get_object(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let path = self.object_path(key)?;
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(bytes) => Bytes::from(bytes),
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // Version and bytes from one open file, so they describe the same object.
+        let metadata = file.metadata().await?;
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes).await?;
+        let bytes = Bytes::from(bytes);
         let content_disposition = match tokio::fs::read(self.sidecar_path(key)).await {
             Ok(raw) => serde_json::from_slice::<Sidecar>(&raw)
                 .ok()
@@ -83,6 +91,7 @@ impl FsStore {
             bytes,
             content_type: content_type_of(key).to_owned(),
             content_disposition,
+            version: version_of(&metadata),
         }))
     }
 }
@@ -90,19 +99,24 @@ impl FsStore {
 impl FsStore {
     async fn object_version(&self, key: &str) -> Result<Option<String>, StoreError> {
         let path = self.object_path(key)?;
-        let metadata = match tokio::fs::metadata(&path).await {
-            Ok(metadata) if metadata.is_file() => metadata,
-            Ok(_) => return Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let modified = metadata
-            .modified()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        Ok(Some(format!("{:x}-{modified:x}", metadata.len())))
+        match tokio::fs::metadata(&path).await {
+            Ok(metadata) if metadata.is_file() => Ok(Some(version_of(&metadata))),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
+}
+
+/// Size and modification time: what changes when a file is replaced.
+fn version_of(metadata: &std::fs::Metadata) -> String {
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{:x}-{modified:x}", metadata.len())
 }
 
 fn content_type_of(key: &str) -> &'static str {

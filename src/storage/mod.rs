@@ -30,6 +30,8 @@ pub struct StoredObject {
     pub bytes: Bytes,
     pub content_type: String,
     pub content_disposition: Option<String>,
+    /// The same token [`Store::version`] gives for these bytes.
+    pub version: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -108,6 +108,7 @@ impl S3Store {
             .unwrap_or("application/octet-stream")
             .to_owned();
         let content_disposition = response.content_disposition().map(str::to_owned);
+        let version = response.e_tag().unwrap_or_default().to_owned();
         let bytes = response
             .body
             .collect()
@@ -118,6 +119,7 @@ impl S3Store {
             bytes,
             content_type,
             content_disposition,
+            version,
         }))
     }
 }
