@@ -127,12 +127,7 @@ impl AppState {
             transform: TransformSettings {
                 prefixes: config.transform_prefixes(),
                 max_side: config.transform_max_side,
-                cache_control: HeaderValue::from_str(&config.transform_cache_control).map_err(
-                    |_| ConfigError {
-                        var: "PIXGATE_TRANSFORM_CACHE_CONTROL",
-                        problem: "is not a valid header value".into(),
-                    },
-                )?,
+                cache_control: config.transform_cache_control()?,
                 canonical_redirect: config.canonical_redirect,
                 signing_keys: config
                     .signing_keys

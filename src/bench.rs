@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde::Serialize;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
@@ -56,7 +57,7 @@ pub struct Timing {
 pub fn run(
     name: &str,
     op: &Op,
-    input: &[u8],
+    input: &Bytes,
     warmup: usize,
     iterations: usize,
     save_to: Option<&std::path::Path>,
@@ -73,23 +74,23 @@ pub fn run(
         ),
         _ => None,
     };
-    let once = || -> Result<Vec<u8>, String> {
+    let once = || -> Result<Bytes, String> {
         match (op, &spec) {
             (Op::Upload(preset), _) => pipeline::process(input, *preset, &limits)
-                .map(|out| out.bytes)
+                .map(|out| Bytes::from(out.bytes))
                 .map_err(|e| e.to_string()),
             (Op::Transform(_), Some(spec)) => pipeline::render(input, spec, &limits)
                 .map(|out| out.bytes)
                 .map_err(|e| e.to_string()),
             (Op::Transform(_), None) => Err("no render spec".into()),
-            (Op::JpegDecodeEighth, _) => decode_eighth(input),
+            (Op::JpegDecodeEighth, _) => decode_eighth(input).map(Bytes::from),
         }
     };
     for _ in 0..warmup {
         once()?;
     }
     let mut ms = Vec::with_capacity(iterations);
-    let mut output = Vec::new();
+    let mut output = Bytes::new();
     for _ in 0..iterations {
         let start = Instant::now();
         output = once()?;

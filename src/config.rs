@@ -285,12 +285,7 @@ impl Config {
             "PIXGATE_TRANSFORM_MAX_SIDE",
             u64::from(self.transform_max_side),
         )?;
-        if axum::http::HeaderValue::from_str(&self.transform_cache_control).is_err() {
-            return Err(invalid(
-                "PIXGATE_TRANSFORM_CACHE_CONTROL",
-                "is not a valid header value",
-            ));
-        }
+        self.transform_cache_control()?;
         if let Some(short) = self
             .signing_keys
             .iter()
@@ -317,6 +312,16 @@ impl Config {
                 .collect(),
             None => vec![self.profile_prefix.clone(), self.image_prefix.clone()],
         }
+    }
+
+    /// `--transform-cache-control` as the header value it becomes.
+    pub fn transform_cache_control(&self) -> Result<axum::http::HeaderValue, ConfigError> {
+        axum::http::HeaderValue::from_str(&self.transform_cache_control).map_err(|_| {
+            invalid(
+                "PIXGATE_TRANSFORM_CACHE_CONTROL",
+                "is not a valid header value",
+            )
+        })
     }
 
     /// `--allowed-sizes` as `(w, h)` pairs, 0 for an absent side; `None` when any size goes.

@@ -126,11 +126,6 @@ impl ApiError {
     }
 
     /// The whole-request answer: this error's status with `{error: {code, message, index?}}`.
-    pub fn into_response_for(self, index: Option<usize>) -> Response {
-        self.response_for(index)
-    }
-
-    /// As [`Self::into_response_for`], for an error shared between requests.
     pub fn response_for(&self, index: Option<usize>) -> Response {
         let status = self.status();
         (
@@ -168,6 +163,6 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.into_response_for(None)
+        self.response_for(None)
     }
 }

@@ -112,7 +112,7 @@ fn main() -> ExitCode {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let input = std::fs::read(&args.input)?;
+    let input = bytes::Bytes::from(std::fs::read(&args.input)?);
     for name in &args.ops {
         let op = pixgate::bench::Op::parse(name)?;
         let save_to = args

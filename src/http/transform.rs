@@ -94,7 +94,7 @@ async fn render(
     let etag = rendition_etag(&etag_key, &rendered.source_version, canonical_query);
     let rendition = &rendered.rendition;
     Ok(with_etag(
-        rendition_response(&rendition.bytes, rendition.content_type),
+        rendition_response(rendition.bytes.clone(), rendition.content_type),
         &etag,
     ))
 }
@@ -195,12 +195,13 @@ fn rendition_etag(key: &str, version: &str, canonical: &str) -> String {
     format!("\"{hex}\"")
 }
 
-fn rendition_response(bytes: &[u8], content_type: &'static str) -> Response {
-    let mut response = bytes::Bytes::copy_from_slice(bytes).into_response();
+fn rendition_response(bytes: bytes::Bytes, content_type: &'static str) -> Response {
+    let length = bytes.len();
+    let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     // Set explicitly so HEAD, whose body is dropped, still tells the size.
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

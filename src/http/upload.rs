@@ -139,7 +139,7 @@ fn answer(outcomes: Vec<(usize, Option<String>, Result<StoredFile, ApiError>)>) 
             .into_iter()
             .find_map(|(index, _, outcome)| outcome.err().map(|e| (index, e)));
         return match first_failure {
-            Some((index, error)) => error.into_response_for(Some(index)),
+            Some((index, error)) => error.response_for(Some(index)),
             None => ApiError::Internal("upload produced no outcome".into()).into_response(),
         };
     }

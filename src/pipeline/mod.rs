@@ -13,6 +13,8 @@ mod sniff;
 
 use std::fmt;
 
+use bytes::Bytes;
+
 pub use encode::{DEFAULT_QUALITY, EncodeOptions, OutputFormat};
 pub use fit::{Fit, Plan, TargetBox};
 pub use probe::{Header, PixelLimits};
@@ -71,7 +73,8 @@ impl RenderSpec {
 /// A transform's result.
 #[derive(Debug)]
 pub struct Rendition {
-    pub bytes: Vec<u8>,
+    /// Shared with the source when nothing was asked of it, so the original is never copied.
+    pub bytes: Bytes,
     pub content_type: &'static str,
     pub width: u32,
     pub height: u32,
@@ -154,16 +157,17 @@ pub fn process(
 /// Orientation comes before the resize here, unlike [`process`]: crops are planned on the
 /// upright image, and stored originals are upright already, so it is nearly always a no-op.
 pub fn render(
-    bytes: &[u8],
+    source: &Bytes,
     spec: &RenderSpec,
     limits: &PixelLimits,
 ) -> Result<Rendition, PipelineError> {
+    let bytes: &[u8] = source;
     let source_format = sniff::sniff(bytes)?;
     let header = probe::probe(bytes, source_format, limits)?;
     let (upright_w, upright_h) = header.upright_dimensions();
     if spec.is_identity() {
         return Ok(Rendition {
-            bytes: bytes.to_vec(),
+            bytes: source.clone(),
             content_type: source_format.image_format().to_mime_type(),
             width: upright_w,
             height: upright_h,
@@ -190,7 +194,7 @@ pub fn render(
         avif_speed: spec.avif_speed,
     };
     Ok(Rendition {
-        bytes: encode::encode_as(&placed, options)?,
+        bytes: Bytes::from(encode::encode_as(&placed, options)?),
         content_type: format.content_type(),
         width: placed.width,
         height: placed.height,

@@ -12,5 +12,6 @@ mod helpers;
 mod lambda_events;
 mod openapi;
 mod s3_backend;
+mod s3_server;
 mod transform;
 mod upload;

@@ -3,78 +3,20 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{Credentials, Region};
 use axum::http::StatusCode;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use pixgate::storage::{S3Store, SharedStore};
+use pixgate::storage::SharedStore;
 
 use crate::helpers::{Multipart, TestApp, corpus_image, default_config, inspect, metadata_blocks};
-
-const ACCESS_KEY: &str = "pixgate-test-access";
-const SECRET_KEY: &str = "pixgate-test-secret-key";
-const BUCKET: &str = "pixgate-test";
-
-/// A real S3 server on 127.0.0.1, storing under a temporary directory; lives while the test runs.
-struct S3Server {
-    endpoint: String,
-    _root: tempfile::TempDir,
-}
-
-async fn start_s3_server() -> S3Server {
-    let root = tempfile::tempdir().unwrap();
-    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let _ = ConnBuilder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(socket), service)
-                    .await;
-            });
-        }
-    });
-    S3Server {
-        endpoint,
-        _root: root,
-    }
-}
-
-fn client(endpoint: &str, secret: &str) -> Client {
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, secret, None, None, "test"))
-        .force_path_style(true)
-        .build();
-    Client::from_conf(config)
-}
+use crate::s3_server::{BUCKET, S3Server, SECRET_KEY};
 
 async fn s3_app(server: &S3Server, secret: &str) -> TestApp {
-    let admin = client(&server.endpoint, SECRET_KEY);
-    let _ = admin.create_bucket().bucket(BUCKET).send().await;
-    let store: SharedStore = Arc::new(S3Store::new(
-        client(&server.endpoint, secret),
-        BUCKET,
-        "us-east-1",
-        Some(&server.endpoint),
-    ));
+    let store: SharedStore = Arc::new(server.store(secret));
     TestApp::with_store(default_config(), store)
 }
 
 #[tokio::test]
 async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
-    let server = start_s3_server().await;
+    let server = S3Server::start().await;
     let app = s3_app(&server, SECRET_KEY).await;
     let form = Multipart::new()
         .file("프로필.jpg", "image/jpeg", corpus_image("DSCN0010.jpg"))
@@ -87,7 +29,7 @@ async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
         String::from_utf8_lossy(&response.body)
     );
     let items = response.json();
-    let admin = client(&server.endpoint, SECRET_KEY);
+    let admin = server.client(SECRET_KEY);
     for (item, content_type) in items
         .as_array()
         .unwrap()
@@ -141,7 +83,7 @@ async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
 
 #[tokio::test]
 async fn a_retried_upload_keeps_the_first_object() {
-    let server = start_s3_server().await;
+    let server = S3Server::start().await;
     let app = s3_app(&server, SECRET_KEY).await;
     let first = app
         .upload(
@@ -159,7 +101,8 @@ async fn a_retried_upload_keeps_the_first_object() {
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(retry.json()[0]["key"], first[0]["key"]);
     let key = first[0]["key"].as_str().unwrap();
-    let listed = client(&server.endpoint, SECRET_KEY)
+    let listed = server
+        .client(SECRET_KEY)
         .list_objects_v2()
         .bucket(BUCKET)
         .send()
@@ -176,7 +119,7 @@ async fn a_retried_upload_keeps_the_first_object() {
 
 #[tokio::test]
 async fn a_rejected_signature_is_a_storage_error_not_a_crash() {
-    let server = start_s3_server().await;
+    let server = S3Server::start().await;
     let app = s3_app(&server, "wrong-secret").await;
     let response = app
         .upload(

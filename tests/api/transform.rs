@@ -9,20 +9,17 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{Credentials, Region};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use pixgate::request::signature::{sign, signed_message, signed_url};
-use pixgate::storage::{FsStore, NewObject, S3Store, SharedStore, Store, StoreError, StoredObject};
+use pixgate::storage::{FsStore, NewObject, SharedStore, Store, StoreError, StoredObject};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::helpers::{Multipart, TestApp, TestResponse, config_with, corpus_image, inspect};
+use crate::s3_server::{S3Server, SECRET_KEY};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const ERROR_CACHE: &str = "public, max-age=60";
@@ -98,13 +95,8 @@ impl Img {
                 (Arc::new(store), Box::new(dir), Some(path))
             }
             Backend::S3 => {
-                let server = start_s3_server().await;
-                let store = S3Store::new(
-                    s3_client(&server.endpoint),
-                    S3_BUCKET,
-                    "us-east-1",
-                    Some(&server.endpoint),
-                );
+                let server = S3Server::start().await;
+                let store = server.store(SECRET_KEY);
                 (Arc::new(store), Box::new(server), None)
             }
         };
@@ -182,69 +174,6 @@ impl Img {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
-}
-
-const S3_ACCESS_KEY: &str = "pixgate-test-access";
-const S3_SECRET_KEY: &str = "pixgate-test-secret-key";
-const S3_BUCKET: &str = "pixgate-transform-test";
-
-/// A real S3 protocol server (`s3s-fs`) on 127.0.0.1 with SigV4 auth, as in `s3_backend.rs`.
-struct S3Server {
-    endpoint: String,
-    _root: tempfile::TempDir,
-}
-
-async fn start_s3_server() -> S3Server {
-    let root = tempfile::tempdir().unwrap();
-    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(
-        S3_ACCESS_KEY,
-        S3_SECRET_KEY,
-    ));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            let service = service.clone();
-            tokio::spawn(async move {
-                let _ = ConnBuilder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(socket), service)
-                    .await;
-            });
-        }
-    });
-    s3_client(&endpoint)
-        .create_bucket()
-        .bucket(S3_BUCKET)
-        .send()
-        .await
-        .expect("bucket created");
-    S3Server {
-        endpoint,
-        _root: root,
-    }
-}
-
-fn s3_client(endpoint: &str) -> Client {
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            S3_ACCESS_KEY,
-            S3_SECRET_KEY,
-            None,
-            None,
-            "test",
-        ))
-        .force_path_style(true)
-        .build();
-    Client::from_conf(config)
 }
 
 /// The format an answer's bytes really are, by magic bytes.
@@ -1290,18 +1219,8 @@ async fn representative_subset(backend: Backend) {
 
 #[tokio::test]
 async fn storage_failures_are_502_and_never_cached() {
-    let server = start_s3_server().await;
-    let credentials = Credentials::new(S3_ACCESS_KEY, "wrong-secret", None, None, "test");
-    let client = Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&server.endpoint)
-            .credentials_provider(credentials)
-            .force_path_style(true)
-            .build(),
-    );
-    let store = S3Store::new(client, S3_BUCKET, "us-east-1", Some(&server.endpoint));
+    let server = S3Server::start().await;
+    let store = server.store("wrong-secret");
     let app = TestApp::with_store(config_with(&[]), Arc::new(store));
     let response = app.get(&format!("/img/{PHOTO}?w=100")).await;
     assert_eq!(response.status, StatusCode::BAD_GATEWAY);
