@@ -7,14 +7,22 @@ use moxcms::{ColorProfile, DataColorSpace, TransformOptions};
 
 use super::{Layout, PipelineError, Pixels};
 
+/// The embedded profile pixels are converted from: a readable RGB one. Grey and CMYK profiles
+/// describe data this pipeline has already turned into RGB.
+fn source_profile(icc: Option<&[u8]>) -> Option<ColorProfile> {
+    icc.and_then(|icc| ColorProfile::new_from_slice(icc).ok())
+        .filter(|profile| profile.color_space == DataColorSpace::Rgb)
+}
+
+/// Whether [`to_srgb`] would change pixels carrying this profile.
+pub fn converts(icc: Option<&[u8]>) -> bool {
+    source_profile(icc).is_some()
+}
+
 pub fn to_srgb(pixels: Pixels, icc: Option<&[u8]>) -> Result<Pixels, PipelineError> {
-    let Some(source) = icc.and_then(|icc| ColorProfile::new_from_slice(icc).ok()) else {
+    let Some(source) = source_profile(icc) else {
         return Ok(pixels);
     };
-    // Grey and CMYK profiles describe data this pipeline has already turned into RGB.
-    if source.color_space != DataColorSpace::Rgb {
-        return Ok(pixels);
-    }
     let layout = match pixels.layout {
         Layout::Rgb8 => moxcms::Layout::Rgb,
         Layout::Rgba8 => moxcms::Layout::Rgba,

@@ -7,8 +7,22 @@ use std::io::Cursor;
 
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
+use super::fit::Region;
 use super::probe::classify;
 use super::{Header, Layout, PipelineError, PixelLimits, Pixels, SourceFormat};
+
+/// Decoded pixels and the part of them that is the image. A DCT-scaled decode rounds each side
+/// up to whole blocks: 2225 rows at 1/8 are 278.125 rows of image in 279 decoded. Resampling
+/// the whole buffer would stretch the image by that fraction, a visible shift at thumbnail size.
+pub struct Decoded {
+    pub pixels: Pixels,
+    pub area: Region,
+}
+
+/// The exact extent of a `side`-pixel side decoded at `scale`, in decoded pixels.
+pub(super) fn scaled_extent(side: u32, scale: ScalingFactor) -> f64 {
+    f64::from(side) * scale.num() as f64 / scale.denom() as f64
+}
 
 /// Progressive JPEGs can declare thousands of scans to burn CPU; real ones have about ten.
 const MAX_JPEG_SCANS: u32 = 500;
@@ -18,29 +32,31 @@ pub fn decode(
     header: &Header,
     target: (u32, u32),
     limits: &PixelLimits,
-) -> Result<Pixels, PipelineError> {
+) -> Result<Decoded, PipelineError> {
     match header.format {
         SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
-        _ => decode_with_image(bytes, header.format, limits),
+        _ => Ok(Decoded {
+            pixels: decode_with_image(bytes, header.format, limits)?,
+            area: Region::WHOLE,
+        }),
     }
 }
 
-fn corrupt(error: turbojpeg::Error) -> PipelineError {
+pub(super) fn corrupt(error: turbojpeg::Error) -> PipelineError {
     PipelineError::CorruptImage(error.to_string())
 }
 
-fn decode_jpeg(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Pixels, PipelineError> {
+fn decode_jpeg(
+    bytes: &[u8],
+    header: &Header,
+    target: (u32, u32),
+) -> Result<Decoded, PipelineError> {
     let scale = if header.lossless {
         ScalingFactor::ONE
     } else {
         dct_scale((header.width, header.height), target)
     };
-    let mut decompressor =
-        Decompressor::new().map_err(|e| PipelineError::Internal(e.to_string()))?;
-    decompressor
-        .set_scan_limit(MAX_JPEG_SCANS)
-        .map_err(corrupt)?;
-    decompressor.set_scaling_factor(scale).map_err(corrupt)?;
+    let mut decompressor = jpeg_decompressor(scale)?;
     let scaled = decompressor
         .read_header(bytes)
         .map_err(corrupt)?
@@ -66,16 +82,37 @@ fn decode_jpeg(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Pixe
     } else {
         image.pixels
     };
-    Ok(Pixels {
+    let area = Region {
+        left: 0.0,
+        top: 0.0,
+        width: scaled_extent(header.width, scale) / scaled.width as f64,
+        height: scaled_extent(header.height, scale) / scaled.height as f64,
+    };
+    let pixels = Pixels {
         width: u32::try_from(scaled.width).map_err(|e| PipelineError::Internal(e.to_string()))?,
         height: u32::try_from(scaled.height).map_err(|e| PipelineError::Internal(e.to_string()))?,
         layout: Layout::Rgb8,
         data,
-    })
+    };
+    Ok(Decoded { pixels, area })
+}
+
+/// A libjpeg-turbo decoder set to `scale`, with the scan limit on.
+pub(super) fn jpeg_decompressor(scale: ScalingFactor) -> Result<Decompressor, PipelineError> {
+    let mut decompressor =
+        Decompressor::new().map_err(|e| PipelineError::Internal(e.to_string()))?;
+    decompressor
+        .set_scan_limit(MAX_JPEG_SCANS)
+        .map_err(corrupt)?;
+    decompressor.set_scaling_factor(scale).map_err(corrupt)?;
+    Ok(decompressor)
 }
 
 /// The smallest DCT scale whose output still covers the target on both sides.
-fn dct_scale((width, height): (u32, u32), (target_w, target_h): (u32, u32)) -> ScalingFactor {
+pub(super) fn dct_scale(
+    (width, height): (u32, u32),
+    (target_w, target_h): (u32, u32),
+) -> ScalingFactor {
     [
         ScalingFactor::ONE_EIGHTH,
         ScalingFactor::ONE_QUARTER,

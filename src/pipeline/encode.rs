@@ -1,14 +1,16 @@
 //! Step 7: encode. Uploads: opaque images become JPEG q80 (4:2:0, optimised Huffman tables,
 //! through libjpeg-turbo); images with real transparency become PNG. Transforms may also ask for
-//! lossy WebP (libwebp) or AVIF (rav1e through `ravif`) at any quality. Everything is written
-//! from bare pixels, so no EXIF, GPS, XMP or IPTC from the source can survive.
+//! lossy WebP (libwebp) or AVIF (rav1e through `ravif`) at any quality. JPEG and WebP are also
+//! written straight from Y'CbCr planes (the `planar` path). Everything is written from bare
+//! samples, so no EXIF, GPS, XMP or IPTC from the source can survive.
 
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use rgb::FromSlice;
-use turbojpeg::{Compressor, PixelFormat, Subsamp};
+use turbojpeg::{Compressor, PixelFormat, Subsamp, YuvPlanesImage};
 
-use super::{Layout, PipelineError, Pixels, ProcessedImage};
+use super::planar::Planes;
+use super::{Layout, PipelineError, Pixels, ProcessedImage, webp};
 
 /// Quality of upload outputs, and the default of transforms.
 pub const DEFAULT_QUALITY: u8 = 80;
@@ -80,7 +82,7 @@ pub fn encode_as(pixels: &Pixels, options: EncodeOptions) -> Result<Vec<u8>, Pip
             options.quality,
         ),
         (OutputFormat::Png, _) => encode_png(pixels),
-        (OutputFormat::Webp, _) => encode_webp(pixels, options.quality),
+        (OutputFormat::Webp, _) => webp::from_pixels(pixels, options.quality),
         (OutputFormat::Avif, _) => encode_avif(pixels, options.quality, options.avif_speed),
     }
 }
@@ -108,26 +110,57 @@ pub fn encode(pixels: Pixels) -> Result<ProcessedImage, PipelineError> {
     })
 }
 
-fn has_transparency(rgba: &[u8]) -> bool {
+/// Encodes 4:2:0 planes as JPEG or WebP, the formats that store them as they are.
+pub fn encode_planes(planes: &Planes, options: EncodeOptions) -> Result<Vec<u8>, PipelineError> {
+    match options.format {
+        OutputFormat::Jpeg => jpeg_from_planes(planes, options.quality),
+        OutputFormat::Webp => webp::from_planes(planes, options.quality),
+        other => Err(PipelineError::Internal(format!(
+            "{} is not written from planes",
+            other.name()
+        ))),
+    }
+}
+
+/// An upload from planes: always JPEG q80 (planes carry no alpha).
+pub fn encode_upload_planes(planes: &Planes) -> Result<ProcessedImage, PipelineError> {
+    Ok(ProcessedImage {
+        bytes: jpeg_from_planes(planes, DEFAULT_QUALITY)?,
+        format: OutputFormat::Jpeg,
+        width: planes.width,
+        height: planes.height,
+    })
+}
+
+pub(super) fn has_transparency(rgba: &[u8]) -> bool {
     rgba.chunks_exact(4).any(|px| px[3] != u8::MAX)
 }
 
-fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4)
-        .flat_map(|px| [px[0], px[1], px[2]])
-        .collect()
+pub(super) fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
+    let mut rgb = vec![0u8; rgba.len() / 4 * 3];
+    for (out, px) in rgb.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
+        out.copy_from_slice(&px[..3]);
+    }
+    rgb
 }
 
 /// Alpha-composites onto white: what a transparent logo looks like on a page.
-fn flatten_on_white(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4)
-        .flat_map(|px| {
-            let alpha = u16::from(px[3]);
-            let over_white =
-                |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
-            [over_white(px[0]), over_white(px[1]), over_white(px[2])]
-        })
-        .collect()
+pub(super) fn flatten_on_white(rgba: &[u8]) -> Vec<u8> {
+    let mut rgb = vec![0u8; rgba.len() / 4 * 3];
+    for (out, px) in rgb.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
+        let transparency = u32::from(u8::MAX - px[3]);
+        for (o, &c) in out.iter_mut().zip(&px[..3]) {
+            // c·a + 255·(1 − a) = c + (255 − c)·(1 − a): the colour pulled toward white.
+            *o = c + div255_rounded(u32::from(u8::MAX - c) * transparency);
+        }
+    }
+    rgb
+}
+
+/// `x / 255`, rounded, for `x <= 255 * 255`, without a division.
+fn div255_rounded(x: u32) -> u8 {
+    let t = x + 128;
+    ((t + (t >> 8)) >> 8) as u8
 }
 
 fn internal(error: impl std::fmt::Display) -> PipelineError {
@@ -135,12 +168,7 @@ fn internal(error: impl std::fmt::Display) -> PipelineError {
 }
 
 fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, PipelineError> {
-    let mut compressor = Compressor::new().map_err(internal)?;
-    compressor
-        .set_quality(i32::from(quality))
-        .map_err(internal)?;
-    compressor.set_subsamp(Subsamp::Sub2x2).map_err(internal)?;
-    compressor.set_optimize(true).map_err(internal)?;
+    let mut compressor = jpeg_compressor(quality)?;
     let image = turbojpeg::Image {
         pixels: rgb,
         width: width as usize,
@@ -149,6 +177,72 @@ fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u
         format: PixelFormat::RGB,
     };
     compressor.compress_to_vec(image).map_err(internal)
+}
+
+fn jpeg_compressor(quality: u8) -> Result<Compressor, PipelineError> {
+    let mut compressor = Compressor::new().map_err(internal)?;
+    compressor
+        .set_quality(i32::from(quality))
+        .map_err(internal)?;
+    compressor.set_subsamp(Subsamp::Sub2x2).map_err(internal)?;
+    compressor.set_optimize(true).map_err(internal)?;
+    Ok(compressor)
+}
+
+fn jpeg_from_planes(planes: &Planes, quality: u8) -> Result<Vec<u8>, PipelineError> {
+    let (chroma_w, chroma_h) = planes.chroma_size();
+    // libjpeg-turbo reads 4:2:0 luma in whole chroma samples: an odd side needs one more
+    // row or column, which repeats the edge (as its own RGB path pads).
+    let (width, height) = (planes.width as usize, planes.height as usize);
+    let padded;
+    let (y_plane, y_stride) = if (width, height) == (chroma_w * 2, chroma_h * 2) {
+        (planes.y(), planes.luma_stride())
+    } else {
+        padded = pad_luma(
+            planes.y(),
+            planes.luma_stride(),
+            (width, height),
+            (chroma_w * 2, chroma_h * 2),
+        );
+        (padded.as_slice(), chroma_w * 2)
+    };
+    let image = YuvPlanesImage {
+        y_plane,
+        u_plane: planes.cb(),
+        v_plane: planes.cr(),
+        width,
+        height,
+        y_stride,
+        u_stride: chroma_w,
+        v_stride: chroma_w,
+        subsamp: Subsamp::Sub2x2,
+    };
+    jpeg_compressor(quality)?
+        .compress_yuv_planes_to_vec(&image)
+        .map_err(internal)
+}
+
+/// Copies a `width`×`height` plane into a `padded` one, repeating the last column and row.
+fn pad_luma(
+    plane: &[u8],
+    stride: usize,
+    (width, height): (usize, usize),
+    (padded_w, padded_h): (usize, usize),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(padded_w * padded_h);
+    for row in plane.chunks(stride).take(height) {
+        let row = &row[..width];
+        out.extend_from_slice(row);
+        let last = row.last().copied().unwrap_or(0);
+        out.resize(out.len() + (padded_w - width), last);
+    }
+    for _ in height..padded_h {
+        let Some(start) = out.len().checked_sub(padded_w) else {
+            break;
+        };
+        out.extend_from_within(start..);
+    }
+    out
 }
 
 fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
@@ -165,17 +259,6 @@ fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
         )
         .map_err(internal)?;
     Ok(out)
-}
-
-fn encode_webp(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, PipelineError> {
-    let encoder = match pixels.layout {
-        Layout::Rgb8 => webp::Encoder::from_rgb(&pixels.data, pixels.width, pixels.height),
-        Layout::Rgba8 => webp::Encoder::from_rgba(&pixels.data, pixels.width, pixels.height),
-    };
-    let encoded = encoder
-        .encode_simple(false, f32::from(quality))
-        .map_err(|e| internal(format!("{e:?}")))?;
-    Ok(encoded.to_vec())
 }
 
 fn encode_avif(pixels: &Pixels, quality: u8, speed: u8) -> Result<Vec<u8>, PipelineError> {
@@ -229,6 +312,28 @@ mod tests {
                 assert!(bytes.len() > 20, "{format:?} from {layout:?}");
             }
         }
+    }
+
+    #[test]
+    fn flattening_matches_the_compositing_formula_for_every_colour_and_alpha() {
+        for a in 0..=255u8 {
+            let rgba: Vec<u8> = (0..=255u8).flat_map(|c| [c, c, c, a]).collect();
+            let flat = flatten_on_white(&rgba);
+            for c in 0..=255u8 {
+                let (c32, a32) = (u32::from(c), u32::from(a));
+                let expected = ((c32 * a32 + 255 * (255 - a32) + 127) / 255) as u8;
+                assert_eq!(flat[usize::from(c) * 3], expected, "c {c} a {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn padding_repeats_the_last_column_and_row() {
+        let plane = [1, 2, 3, 4, 5, 6];
+        assert_eq!(
+            pad_luma(&plane, 3, (3, 2), (4, 3)),
+            vec![1, 2, 3, 3, 4, 5, 6, 6, 4, 5, 6, 6]
+        );
     }
 
     #[test]

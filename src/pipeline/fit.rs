@@ -72,6 +72,16 @@ impl Region {
     pub fn is_whole(&self) -> bool {
         *self == Self::WHOLE
     }
+
+    /// This region of `outer` (itself a region of some buffer), as fractions of that buffer.
+    pub fn within(self, outer: Region) -> Region {
+        Region {
+            left: outer.left + self.left * outer.width,
+            top: outer.top + self.top * outer.height,
+            width: self.width * outer.width,
+            height: self.height * outer.height,
+        }
+    }
 }
 
 /// What to do to an upright `source` to answer a [`TargetBox`].
@@ -199,6 +209,32 @@ mod tests {
             let plan = plan(source, target(Some(200), Some(200), fit, false));
             assert_eq!(plan.output(), expected, "{fit:?}");
         }
+    }
+
+    #[test]
+    fn a_region_within_a_region_composes() {
+        let outer = Region {
+            left: 0.5,
+            top: 0.0,
+            width: 0.5,
+            height: 0.8,
+        };
+        let inner = Region {
+            left: 0.5,
+            top: 0.25,
+            width: 0.5,
+            height: 0.5,
+        };
+        assert_eq!(
+            inner.within(outer),
+            Region {
+                left: 0.75,
+                top: 0.2,
+                width: 0.25,
+                height: 0.4
+            }
+        );
+        assert_eq!(Region::WHOLE.within(outer), outer);
     }
 
     #[test]

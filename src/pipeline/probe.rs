@@ -6,7 +6,7 @@ use std::io::Cursor;
 use image::ImageDecoder;
 use image::metadata::Orientation;
 
-use super::{PipelineError, SourceFormat};
+use super::{PipelineError, SourceFormat, planar};
 
 /// Pixel limits, checked against the header's declared dimensions.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +38,9 @@ pub struct Header {
     pub cmyk: bool,
     /// JPEG only: lossless JPEG cannot be scaled while decoding.
     pub lossless: bool,
+    /// JPEG only: the chroma subsampling of a Y'CbCr image libjpeg-turbo can decode to planes
+    /// (see `planar`); `None` for grey, RGB-coded, CMYK and lossless JPEGs and other formats.
+    pub planar_subsampling: Option<turbojpeg::Subsamp>,
     /// The embedded ICC colour profile, if any.
     pub icc: Option<Vec<u8>>,
 }
@@ -120,6 +123,9 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
             turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
         ),
         lossless: info.is_lossless,
+        planar_subsampling: (info.colorspace == turbojpeg::Colorspace::YCbCr && !info.is_lossless)
+            .then(|| planar::planar_subsampling(info.subsamp))
+            .flatten(),
         icc: jpeg_icc(bytes),
     })
 }
@@ -202,6 +208,7 @@ fn probe_with_image(
         orientation,
         cmyk: false,
         lossless: false,
+        planar_subsampling: None,
         icc,
     })
 }
@@ -233,6 +240,7 @@ mod tests {
             orientation: Orientation::NoTransforms,
             cmyk: false,
             lossless: false,
+            planar_subsampling: None,
             icc: None,
         }
     }

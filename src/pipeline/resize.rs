@@ -55,10 +55,6 @@ pub fn fit_inside(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32)
     (out_w.clamp(1, mw) as u32, out_h.clamp(1, mh) as u32)
 }
 
-pub fn resize(source: Pixels, size: (u32, u32)) -> Result<Pixels, PipelineError> {
-    resize_region(source, Region::WHOLE, size)
-}
-
 /// Resamples `region` of `source` to `width`×`height` in one pass (the crop is sub-pixel
 /// exact, so a centre crop of an odd size stays centred).
 pub fn resize_region(
@@ -178,7 +174,7 @@ mod tests {
             layout: Layout::Rgba8,
             data: vec![200; 40 * 30 * 4],
         };
-        let out = resize(source, (20, 15)).unwrap();
+        let out = resize_region(source, Region::WHOLE, (20, 15)).unwrap();
         assert_eq!(
             (out.width, out.height, out.data.len()),
             (20, 15, 20 * 15 * 4)

@@ -58,7 +58,8 @@ pub async fn read_upload_form(
         });
     }
     let mut stream = body.into_data_stream();
-    let form = read_fields(&mut stream, boundary, limits).await;
+    let size_hint = declared_length(headers).unwrap_or(0);
+    let form = read_fields(&mut stream, boundary, limits, size_hint).await;
     if form.is_err() {
         discard(&mut stream, limits.max_request_bytes).await;
     }
@@ -85,6 +86,7 @@ async fn read_fields(
     stream: &mut BodyDataStream,
     boundary: String,
     limits: FormLimits,
+    body_length: u64,
 ) -> Result<UploadForm, RequestError> {
     let constraints =
         Constraints::new().size_limit(SizeLimit::new().whole_stream(limits.max_request_bytes));
@@ -105,7 +107,10 @@ async fn read_fields(
                 max: limits.max_files,
             });
         }
-        let content = read_file(&mut field, limits).await?;
+        // The body's length bounds every part's: a good guess for the first (and usually only)
+        // file, so its bytes are gathered into one buffer sized once.
+        let size_hint = if files.is_empty() { body_length } else { 0 };
+        let content = read_file(&mut field, limits, size_hint).await?;
         files.push(FilePart {
             index: files.len(),
             original_name: original_name(&raw_name),
@@ -145,33 +150,60 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 async fn read_file(
     field: &mut multer::Field<'_>,
     limits: FormLimits,
+    size_hint: u64,
 ) -> Result<Result<Bytes, RequestError>, RequestError> {
-    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut content = Gathered::default();
     let mut total: u64 = 0;
     while let Some(chunk) = field.chunk().await.map_err(|e| form_error(e, limits))? {
         total += chunk.len() as u64;
         if total > limits.max_file_bytes {
-            chunks.clear();
+            drop(content);
             drain(field, limits).await?;
             return Ok(Err(RequestError::FileTooLarge {
                 max: limits.max_file_bytes,
             }));
         }
-        chunks.push(chunk);
+        content.push(chunk, size_hint.min(limits.max_file_bytes));
     }
-    Ok(Ok(join(chunks)))
+    Ok(Ok(content.into_bytes()))
 }
 
-/// Most parts arrive as one chunk: hand that chunk on as it is instead of copying it.
-fn join(mut chunks: Vec<Bytes>) -> Bytes {
-    if chunks.len() == 1 {
-        return chunks.pop().unwrap_or_default();
+/// A part's bytes as they arrive. A part that comes as one chunk is handed on as that chunk,
+/// uncopied; otherwise each chunk is copied into one buffer as it comes and dropped, so a file is
+/// held once, not once in chunks and again joined.
+#[derive(Default)]
+enum Gathered {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Gathered {
+    fn push(&mut self, chunk: Bytes, size_hint: u64) {
+        *self = match std::mem::take(self) {
+            Self::Empty => Self::One(chunk),
+            Self::One(first) => {
+                let wanted = usize::try_from(size_hint).unwrap_or(0);
+                let mut buffer = BytesMut::with_capacity(wanted.max(first.len() + chunk.len()));
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&chunk);
+                Self::Many(buffer)
+            }
+            Self::Many(mut buffer) => {
+                buffer.extend_from_slice(&chunk);
+                Self::Many(buffer)
+            }
+        };
     }
-    let mut joined = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
-    for chunk in chunks {
-        joined.extend_from_slice(&chunk);
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Self::Empty => Bytes::new(),
+            Self::One(bytes) => bytes,
+            Self::Many(buffer) => buffer.freeze(),
+        }
     }
-    joined.freeze()
 }
 
 async fn drain(field: &mut multer::Field<'_>, limits: FormLimits) -> Result<(), RequestError> {
@@ -191,5 +223,30 @@ fn form_error(error: multer::Error, limits: FormLimits) -> RequestError {
         },
         multer::Error::StreamReadFailed(cause) => RequestError::BodyRead(cause.to_string()),
         other => RequestError::MalformedMultipart(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_chunk_is_passed_on_uncopied() {
+        let chunk = Bytes::from(vec![7u8; 1000]);
+        let mut gathered = Gathered::default();
+        gathered.push(chunk.clone(), 5000);
+        assert_eq!(gathered.into_bytes().as_ptr(), chunk.as_ptr());
+    }
+
+    #[test]
+    fn many_chunks_are_joined_in_order_whatever_the_hint() {
+        for hint in [0, 3, 1 << 20] {
+            let mut gathered = Gathered::default();
+            for part in [&b"ab"[..], b"cde", b"", b"f"] {
+                gathered.push(Bytes::copy_from_slice(part), hint);
+            }
+            assert_eq!(&gathered.into_bytes()[..], b"abcdef");
+        }
+        assert!(Gathered::default().into_bytes().is_empty());
     }
 }

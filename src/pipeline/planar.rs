@@ -1,0 +1,307 @@
+//! The Y'CbCr fast path, for colour JPEGs going out as JPEG or WebP. A JPEG stores Y'CbCr with
+//! subsampled chroma, and both encoders want exactly that back. The RGB path upsamples the
+//! chroma, converts to RGB, resamples three full-size channels, then the encoder converts back
+//! and subsamples again. Here libjpeg-turbo hands out its planes as decoded (DCT-scaled as on the
+//! RGB path), each plane is resampled on its own (luma to the output size, chroma straight to
+//! the output's 4:2:0 size: half the samples of one RGB channel) and the encoder takes them as
+//! they are. The colour conversions are linear, so the pixels are the RGB path's within
+//! rounding, for about half the work and half the memory.
+//!
+//! Used only where nothing needs RGB: no colour profile to convert, no alpha, no padding.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
+use image::{DynamicImage, GrayImage};
+use turbojpeg::{Subsamp, YuvImage};
+
+use super::fit::Region;
+use super::{Header, PipelineError, SourceFormat, color, decode};
+
+/// Full-range (JFIF) Y'CbCr planes in one buffer: Y', then Cb, then Cr.
+///
+/// libjpeg-turbo pads the luma plane to whole chroma samples (`luma_stored`, a row or column
+/// more at odd sides), and each chroma sample covers `chroma_factor` luma pixels; so the image
+/// covers `luma_extent / factor` chroma samples, which may end part-way into the last one.
+/// Planes pixgate makes are exact: luma `width`×`height`, chroma 4:2:0 rounded up.
+pub struct Planes {
+    pub width: u32,
+    pub height: u32,
+    /// The image's exact extent in the luma plane (fractional after a DCT-scaled decode: see
+    /// `decode::Decoded`).
+    luma_extent: (f64, f64),
+    luma_stored: (u32, u32),
+    chroma: (u32, u32),
+    chroma_factor: (u32, u32),
+    data: Vec<u8>,
+}
+
+impl Planes {
+    /// Output planes: chroma at 4:2:0, the only subsampling pixgate writes.
+    fn for_output(width: u32, height: u32) -> Self {
+        let chroma = (width.div_ceil(2), height.div_ceil(2));
+        Self {
+            width,
+            height,
+            luma_extent: (f64::from(width), f64::from(height)),
+            luma_stored: (width, height),
+            chroma,
+            chroma_factor: (2, 2),
+            data: vec![0; area((width, height)) + 2 * area(chroma)],
+        }
+    }
+
+    pub fn chroma_size(&self) -> (usize, usize) {
+        (self.chroma.0 as usize, self.chroma.1 as usize)
+    }
+
+    /// Each plane with its stored size and the image's extent in it: Y', Cb, Cr.
+    fn planes(&self) -> [Plane<'_>; 3] {
+        let (y, chroma) = self.data.split_at(area(self.luma_stored));
+        let (cb, cr) = chroma.split_at(area(self.chroma));
+        let luma_extent = self.luma_extent;
+        let chroma_extent = (
+            luma_extent.0 / f64::from(self.chroma_factor.0),
+            luma_extent.1 / f64::from(self.chroma_factor.1),
+        );
+        let plane = |data, size, extent| Plane { data, size, extent };
+        [
+            plane(y, self.luma_stored, luma_extent),
+            plane(cb, self.chroma, chroma_extent),
+            plane(cr, self.chroma, chroma_extent),
+        ]
+    }
+
+    fn planes_mut(&mut self) -> [(&mut [u8], (u32, u32)); 3] {
+        let (y, chroma) = self.data.split_at_mut(area(self.luma_stored));
+        let (cb, cr) = chroma.split_at_mut(area(self.chroma));
+        [(y, self.luma_stored), (cb, self.chroma), (cr, self.chroma)]
+    }
+
+    /// The luma plane, `luma_stride()` bytes a row.
+    pub fn y(&self) -> &[u8] {
+        self.planes()[0].data
+    }
+
+    pub fn luma_stride(&self) -> usize {
+        self.luma_stored.0 as usize
+    }
+
+    pub fn cb(&self) -> &[u8] {
+        self.planes()[1].data
+    }
+
+    pub fn cr(&self) -> &[u8] {
+        self.planes()[2].data
+    }
+}
+
+fn area((width, height): (u32, u32)) -> usize {
+    width as usize * height as usize
+}
+
+/// Whether this source can take the planar path and come out as the RGB path would make it.
+pub fn applies(header: &Header) -> bool {
+    header.format == SourceFormat::Jpeg
+        && header.planar_subsampling.is_some()
+        && !color::converts(header.icc.as_deref())
+}
+
+/// Chroma subsamplings libjpeg-turbo hands out as planes (not grey: no chroma to carry).
+pub fn planar_subsampling(subsamp: Subsamp) -> Option<Subsamp> {
+    match subsamp {
+        Subsamp::None
+        | Subsamp::Sub2x1
+        | Subsamp::Sub2x2
+        | Subsamp::Sub1x2
+        | Subsamp::Sub4x1
+        | Subsamp::Sub1x4 => Some(subsamp),
+        _ => None,
+    }
+}
+
+/// Decodes to planes, shrunk in the DCT domain as far as `target` allows.
+pub fn decode(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Planes, PipelineError> {
+    let subsamp = header
+        .planar_subsampling
+        .ok_or_else(|| PipelineError::Internal("no planar subsampling".into()))?;
+    let scale = decode::dct_scale((header.width, header.height), target);
+    let mut decompressor = decode::jpeg_decompressor(scale)?;
+    let scaled = decompressor
+        .read_header(bytes)
+        .map_err(decode::corrupt)?
+        .scaled(scale);
+    let (width, height) = (side(scaled.width)?, side(scaled.height)?);
+    let (h_factor, v_factor) = subsamp.size();
+    let chroma_factor = (side(h_factor)?, side(v_factor)?);
+    let chroma = (
+        width.div_ceil(chroma_factor.0),
+        height.div_ceil(chroma_factor.1),
+    );
+    let luma_stored = (chroma.0 * chroma_factor.0, chroma.1 * chroma_factor.1);
+    let mut planes = Planes {
+        width,
+        height,
+        luma_extent: (
+            decode::scaled_extent(header.width, scale),
+            decode::scaled_extent(header.height, scale),
+        ),
+        luma_stored,
+        chroma,
+        chroma_factor,
+        data: vec![0; area(luma_stored) + 2 * area(chroma)],
+    };
+    let expected = turbojpeg::yuv_pixels_len(scaled.width, 1, scaled.height, subsamp)
+        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+    if expected != planes.data.len() {
+        return Err(PipelineError::Internal(format!(
+            "plane layout mismatch: {expected} bytes expected, {} computed",
+            planes.data.len()
+        )));
+    }
+    decompressor
+        .decompress_to_yuv(
+            bytes,
+            YuvImage {
+                pixels: planes.data.as_mut_slice(),
+                width: scaled.width,
+                align: 1,
+                height: scaled.height,
+                subsamp,
+            },
+        )
+        .map_err(decode::corrupt)?;
+    Ok(planes)
+}
+
+fn side(value: usize) -> Result<u32, PipelineError> {
+    u32::try_from(value).map_err(|e| PipelineError::Internal(e.to_string()))
+}
+
+/// Resamples `region` of every plane to a `width`×`height` 4:2:0 image, Lanczos3 as the RGB
+/// path does.
+pub fn resize(
+    source: &Planes,
+    region: Region,
+    (width, height): (u32, u32),
+) -> Result<Planes, PipelineError> {
+    let mut out = Planes::for_output(width, height);
+    let mut resizer = Resizer::new();
+    for (plane, (dst, dst_size)) in source.planes().into_iter().zip(out.planes_mut()) {
+        resize_plane(&mut resizer, plane, region, dst, dst_size)?;
+    }
+    Ok(out)
+}
+
+/// One source plane: its samples, stored size, and the image's extent in it.
+struct Plane<'a> {
+    data: &'a [u8],
+    size: (u32, u32),
+    extent: (f64, f64),
+}
+
+fn resize_plane(
+    resizer: &mut Resizer,
+    src: Plane<'_>,
+    region: Region,
+    dst: &mut [u8],
+    (dst_w, dst_h): (u32, u32),
+) -> Result<(), PipelineError> {
+    let internal = |e: &dyn std::fmt::Display| PipelineError::Internal(e.to_string());
+    let (w, h) = src.extent;
+    let exact = (f64::from(src.size.0), f64::from(src.size.1)) == (w, h);
+    if region.is_whole() && exact && src.size == (dst_w, dst_h) {
+        dst.copy_from_slice(src.data);
+        return Ok(());
+    }
+    let (src_w, src_h) = src.size;
+    let src = ImageRef::new(src_w, src_h, src.data, PixelType::U8).map_err(|e| internal(&e))?;
+    let mut dst =
+        Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8).map_err(|e| internal(&e))?;
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(
+            region.left * w,
+            region.top * h,
+            region.width * w,
+            region.height * h,
+        );
+    resizer
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| internal(&e))
+}
+
+/// Turns pixgate's own 4:2:0 planes upright (quarter turns swap both planes' sides). With an odd
+/// side the last chroma sample reaches half a pixel past the edge; a flip moves that half pixel
+/// to the other edge, a shift of a quarter chroma sample nobody can see.
+pub fn orient(planes: Planes, orientation: Orientation) -> Result<Planes, PipelineError> {
+    if orientation == Orientation::NoTransforms {
+        return Ok(planes);
+    }
+    if planes.luma_stored != (planes.width, planes.height) || planes.chroma_factor != (2, 2) {
+        return Err(PipelineError::Internal(
+            "only output planes are turned upright".into(),
+        ));
+    }
+    let mut turned: Vec<GrayImage> = Vec::with_capacity(3);
+    for plane in planes.planes() {
+        let (width, height) = plane.size;
+        let gray = GrayImage::from_raw(width, height, plane.data.to_vec())
+            .ok_or_else(|| PipelineError::Internal("plane does not match its size".into()))?;
+        let mut image = DynamicImage::ImageLuma8(gray);
+        image.apply_orientation(orientation);
+        turned.push(image.into_luma8());
+    }
+    let (width, height) = turned[0].dimensions();
+    let chroma = turned[1].dimensions();
+    let mut data = Vec::with_capacity(planes.data.len());
+    for plane in turned {
+        data.extend_from_slice(plane.as_raw());
+    }
+    Ok(Planes {
+        width,
+        height,
+        luma_extent: (f64::from(width), f64::from(height)),
+        luma_stored: (width, height),
+        chroma,
+        chroma_factor: (2, 2),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planes(width: u32, height: u32) -> Planes {
+        let mut planes = Planes::for_output(width, height);
+        for (i, v) in planes.data.iter_mut().enumerate() {
+            *v = (i % 251) as u8;
+        }
+        planes
+    }
+
+    #[test]
+    fn odd_sizes_round_the_chroma_up() {
+        let p = Planes::for_output(5, 3);
+        assert_eq!(p.chroma_size(), (3, 2));
+        assert_eq!((p.y().len(), p.cb().len(), p.cr().len()), (15, 6, 6));
+    }
+
+    #[test]
+    fn quarter_turns_swap_every_plane() {
+        let turned = orient(planes(5, 3), Orientation::Rotate90).unwrap();
+        assert_eq!((turned.width, turned.height), (3, 5));
+        assert_eq!(turned.chroma_size(), (2, 3));
+        assert_eq!(turned.data.len(), 15 + 2 * 6);
+    }
+
+    #[test]
+    fn a_flat_image_stays_flat_through_the_resize() {
+        let mut flat = Planes::for_output(40, 30);
+        flat.data.fill(77);
+        let out = resize(&flat, Region::WHOLE, (13, 9)).unwrap();
+        assert_eq!(out.chroma_size(), (7, 5));
+        assert!(out.data.iter().all(|&v| v == 77));
+    }
+}
