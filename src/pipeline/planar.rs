@@ -40,14 +40,19 @@ impl Planes {
     /// Output planes: chroma at 4:2:0, the only subsampling pixgate writes.
     fn for_output(width: u32, height: u32) -> Self {
         let chroma = (width.div_ceil(2), height.div_ceil(2));
+        Self::output_with(width, height, vec![0; area((width, height)) + 2 * area(chroma)])
+    }
+
+    /// Output planes holding `data`, laid out as [`Planes::for_output`] lays them.
+    fn output_with(width: u32, height: u32, data: Vec<u8>) -> Self {
         Self {
             width,
             height,
             luma_extent: (f64::from(width), f64::from(height)),
             luma_stored: (width, height),
-            chroma,
+            chroma: (width.div_ceil(2), height.div_ceil(2)),
             chroma_factor: (2, 2),
-            data: vec![0; area((width, height)) + 2 * area(chroma)],
+            data,
         }
     }
 
@@ -253,20 +258,11 @@ pub fn orient(planes: Planes, orientation: Orientation) -> Result<Planes, Pipeli
         turned.push(image.into_luma8());
     }
     let (width, height) = turned[0].dimensions();
-    let chroma = turned[1].dimensions();
     let mut data = Vec::with_capacity(planes.data.len());
     for plane in turned {
         data.extend_from_slice(plane.as_raw());
     }
-    Ok(Planes {
-        width,
-        height,
-        luma_extent: (f64::from(width), f64::from(height)),
-        luma_stored: (width, height),
-        chroma,
-        chroma_factor: (2, 2),
-        data,
-    })
+    Ok(Planes::output_with(width, height, data))
 }
 
 #[cfg(test)]
