@@ -40,7 +40,11 @@ impl Planes {
     /// Output planes: chroma at 4:2:0, the only subsampling pixgate writes.
     fn for_output(width: u32, height: u32) -> Self {
         let chroma = (width.div_ceil(2), height.div_ceil(2));
-        Self::output_with(width, height, vec![0; area((width, height)) + 2 * area(chroma)])
+        Self::output_with(
+            width,
+            height,
+            vec![0; area((width, height)) + 2 * area(chroma)],
+        )
     }
 
     /// Output planes holding `data`, laid out as [`Planes::for_output`] lays them.
