@@ -171,11 +171,14 @@ pub fn process(
     let (upright_w, upright_h) = header.upright_dimensions();
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
-    if planar::applies(&header) {
-        upload_from_planes(bytes, &header, stored_target)
-    } else {
-        upload_from_pixels(bytes, &header, stored_target, limits)
+    // A file the planar path cannot take goes the RGB way, whose decoder has the last word: a
+    // corrupt file is refused there, with the same error as on any other path.
+    if planar::applies(&header)
+        && let Ok(image) = upload_from_planes(bytes, &header, stored_target)
+    {
+        return Ok(image);
     }
+    upload_from_pixels(bytes, &header, stored_target, limits)
 }
 
 fn upload_from_planes(
@@ -239,25 +242,19 @@ pub fn render(
         .unwrap_or_else(|| nearest_output(source_format, Layout::Rgb8));
     // Stored originals are upright (uploads are), so a rotated source is rare enough for the
     // RGB path, where crops are planned on the upright image.
+    // As for uploads, what the planar path cannot take goes the RGB way.
+    let options = EncodeOptions {
+        format: planar_format,
+        quality: spec.quality,
+        avif_speed: spec.avif_speed,
+    };
     if planar::applies(&header)
         && header.orientation == Orientation::NoTransforms
         && plan.canvas.is_none()
         && matches!(planar_format, OutputFormat::Jpeg | OutputFormat::Webp)
+        && let Ok(rendition) = render_from_planes(bytes, &header, decode_target, &plan, options)
     {
-        let decoded = planar::decode(bytes, &header, decode_target)?;
-        let resized = planar::resize(&decoded, plan.region, plan.resized)?;
-        drop(decoded);
-        let options = EncodeOptions {
-            format: planar_format,
-            quality: spec.quality,
-            avif_speed: spec.avif_speed,
-        };
-        return Ok(Rendition {
-            bytes: Bytes::from(encode::encode_planes(&resized, options)?),
-            content_type: planar_format.content_type(),
-            width: resized.width,
-            height: resized.height,
-        });
+        return Ok(rendition);
     }
     let mut decoded = decode::decode(bytes, &header, decode_target, limits)?;
     // JPEG has no alpha. Laying the image on white before the resize rather than after gives
@@ -288,6 +285,24 @@ pub fn render(
         content_type: format.content_type(),
         width: placed.width,
         height: placed.height,
+    })
+}
+
+fn render_from_planes(
+    bytes: &[u8],
+    header: &Header,
+    decode_target: (u32, u32),
+    plan: &Plan,
+    options: EncodeOptions,
+) -> Result<Rendition, PipelineError> {
+    let decoded = planar::decode(bytes, header, decode_target)?;
+    let resized = planar::resize(&decoded, plan.region, plan.resized)?;
+    drop(decoded);
+    Ok(Rendition {
+        bytes: Bytes::from(encode::encode_planes(&resized, options)?),
+        content_type: options.format.content_type(),
+        width: resized.width,
+        height: resized.height,
     })
 }
 
@@ -327,6 +342,10 @@ mod tests {
     /// A 4:2:0 JPEG q95 of coloured 64-px squares with a diagonal ramp: edges, chroma and
     /// gradients, at sides no DCT scale divides.
     fn test_jpeg(width: usize, height: usize) -> Vec<u8> {
+        test_jpeg_subsampled(width, height, turbojpeg::Subsamp::Sub2x2)
+    }
+
+    fn test_jpeg_subsampled(width: usize, height: usize, subsamp: turbojpeg::Subsamp) -> Vec<u8> {
         let mut rgb = Vec::with_capacity(width * height * 3);
         for y in 0..height {
             for x in 0..width {
@@ -346,9 +365,35 @@ mod tests {
             height,
             format: turbojpeg::PixelFormat::RGB,
         };
-        turbojpeg::compress(image, 95, turbojpeg::Subsamp::Sub2x2)
-            .unwrap()
-            .to_vec()
+        turbojpeg::compress(image, 95, subsamp).unwrap().to_vec()
+    }
+
+    #[test]
+    fn every_chroma_subsampling_uploads_whichever_path_takes_it() {
+        use turbojpeg::Subsamp;
+        for subsamp in [
+            Subsamp::None,
+            Subsamp::Sub2x1,
+            Subsamp::Sub2x2,
+            Subsamp::Sub1x2,
+            Subsamp::Sub4x1,
+            Subsamp::Sub1x4,
+            Subsamp::Gray,
+        ] {
+            let jpeg = test_jpeg_subsampled(1001, 701, subsamp);
+            for (preset, size) in [
+                (Preset::Profile, (200, 140)),
+                (Preset::Display, (1001, 701)),
+            ] {
+                let out = process(&jpeg, preset, &LIMITS).unwrap();
+                assert_eq!((out.width, out.height), size, "{subsamp:?}");
+                let decoded = rgb_of(&out.bytes);
+                assert_eq!(
+                    (decoded.width, decoded.height),
+                    (size.0 as usize, size.1 as usize)
+                );
+            }
+        }
     }
 
     fn rgb_of(jpeg: &[u8]) -> turbojpeg::Image<Vec<u8>> {

@@ -116,15 +116,11 @@ pub fn applies(header: &Header) -> bool {
         && !color::converts(header.icc.as_deref())
 }
 
-/// Chroma subsamplings libjpeg-turbo hands out as planes (not grey: no chroma to carry).
+/// The chroma subsamplings cameras and encoders write (not grey: no chroma to carry; not the
+/// rare 4:1:1 and 4:4:1, which stay on the RGB path).
 pub fn planar_subsampling(subsamp: Subsamp) -> Option<Subsamp> {
     match subsamp {
-        Subsamp::None
-        | Subsamp::Sub2x1
-        | Subsamp::Sub2x2
-        | Subsamp::Sub1x2
-        | Subsamp::Sub4x1
-        | Subsamp::Sub1x4 => Some(subsamp),
+        Subsamp::None | Subsamp::Sub2x1 | Subsamp::Sub2x2 | Subsamp::Sub1x2 => Some(subsamp),
         _ => None,
     }
 }
