@@ -10,13 +10,13 @@
 //! Used only where nothing needs RGB: no colour profile to convert, no alpha, no padding.
 
 use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{PixelType, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage};
 use turbojpeg::{Subsamp, YuvImage};
 
 use super::fit::Region;
-use super::{Header, PipelineError, SourceFormat, color, decode};
+use super::{Header, PipelineError, SourceFormat, color, decode, resize};
 
 /// Full-range (JFIF) Y'CbCr planes in one buffer: Y', then Cb, then Cr.
 ///
@@ -223,14 +223,7 @@ fn resize_plane(
     let src = ImageRef::new(src_w, src_h, src.data, PixelType::U8).map_err(|e| internal(&e))?;
     let mut dst =
         Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8).map_err(|e| internal(&e))?;
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(
-            region.left * w,
-            region.top * h,
-            region.width * w,
-            region.height * h,
-        );
+    let options = resize::lanczos3_over(region, (w, h));
     resizer
         .resize(&src, &mut dst, &options)
         .map_err(|e| internal(&e))

@@ -73,15 +73,8 @@ pub fn resize_region(
     let src = Image::from_vec_u8(source.width, source.height, source.data, pixel_type)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
     let mut dst = Image::new(width, height, pixel_type);
-    let (source_w, source_h) = (f64::from(src.width()), f64::from(src.height()));
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(
-            region.left * source_w,
-            region.top * source_h,
-            region.width * source_w,
-            region.height * source_h,
-        );
+    let extent = (f64::from(src.width()), f64::from(src.height()));
+    let options = lanczos3_over(region, extent);
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| PipelineError::Internal(e.to_string()))?;
@@ -91,6 +84,19 @@ pub fn resize_region(
         layout,
         data: dst.into_vec(),
     })
+}
+
+/// The resampling every path uses: Lanczos3 over `region` of an image whose extent is
+/// `width`×`height` pixels (fractional where a scaled decode ends part-way into a block).
+pub(super) fn lanczos3_over(region: Region, (width, height): (f64, f64)) -> ResizeOptions {
+    ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(
+            region.left * width,
+            region.top * height,
+            region.width * width,
+            region.height * height,
+        )
 }
 
 /// Centres `image` on a transparent `width`×`height` canvas (`fit=contain`).
