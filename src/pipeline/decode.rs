@@ -19,6 +19,21 @@ pub struct Decoded {
     pub area: Region,
 }
 
+/// The size libjpeg-turbo decodes the probed image to at `scale` (each side rounded up), without
+/// reading the header a second time.
+pub(super) fn scaled_size(header: &Header, scale: ScalingFactor) -> Size {
+    Size {
+        width: scale.scale(header.width as usize),
+        height: scale.scale(header.height as usize),
+    }
+}
+
+/// Decoded sides, as the turbojpeg calls take them.
+pub(super) struct Size {
+    pub width: usize,
+    pub height: usize,
+}
+
 /// The exact extent of a `side`-pixel side decoded at `scale`, in decoded pixels.
 pub(super) fn scaled_extent(side: u32, scale: ScalingFactor) -> f64 {
     f64::from(side) * scale.num() as f64 / scale.denom() as f64
@@ -57,10 +72,7 @@ fn decode_jpeg(
         dct_scale((header.width, header.height), target)
     };
     let mut decompressor = jpeg_decompressor(scale)?;
-    let scaled = decompressor
-        .read_header(bytes)
-        .map_err(corrupt)?
-        .scaled(scale);
+    let scaled = scaled_size(header, scale);
     let format = if header.cmyk {
         PixelFormat::CMYK
     } else {

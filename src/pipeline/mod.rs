@@ -171,14 +171,20 @@ pub fn process(
     let (upright_w, upright_h) = header.upright_dimensions();
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
-    // A file the planar path cannot take goes the RGB way, whose decoder has the last word: a
-    // corrupt file is refused there, with the same error as on any other path.
-    if planar::applies(&header)
-        && let Ok(image) = upload_from_planes(bytes, &header, stored_target)
-    {
-        return Ok(image);
+    if planar::applies(&header) {
+        let planar = upload_from_planes(bytes, &header, stored_target);
+        if !needs_rgb_path(&planar) {
+            return planar;
+        }
     }
     upload_from_pixels(bytes, &header, stored_target, limits)
+}
+
+/// The planar path refused for a reason of its own (a plane layout it does not know, an encoder
+/// it cannot feed): the RGB path takes the file. A corrupt file is corrupt on both paths, so its
+/// answer stands and it is not decoded twice.
+fn needs_rgb_path<T>(planar: &Result<T, PipelineError>) -> bool {
+    matches!(planar, Err(PipelineError::Internal(_)))
 }
 
 fn upload_from_planes(
@@ -242,19 +248,20 @@ pub fn render(
         .unwrap_or_else(|| nearest_output(source_format, Layout::Rgb8));
     // Stored originals are upright (uploads are), so a rotated source is rare enough for the
     // RGB path, where crops are planned on the upright image.
-    // As for uploads, what the planar path cannot take goes the RGB way.
-    let options = EncodeOptions {
-        format: planar_format,
-        quality: spec.quality,
-        avif_speed: spec.avif_speed,
-    };
     if planar::applies(&header)
         && header.orientation == Orientation::NoTransforms
         && plan.canvas.is_none()
         && matches!(planar_format, OutputFormat::Jpeg | OutputFormat::Webp)
-        && let Ok(rendition) = render_from_planes(bytes, &header, decode_target, &plan, options)
     {
-        return Ok(rendition);
+        let options = EncodeOptions {
+            format: planar_format,
+            quality: spec.quality,
+            avif_speed: spec.avif_speed,
+        };
+        let planar = render_from_planes(bytes, &header, decode_target, &plan, options);
+        if !needs_rgb_path(&planar) {
+            return planar;
+        }
     }
     let mut decoded = decode::decode(bytes, &header, decode_target, limits)?;
     // JPEG has no alpha. Laying the image on white before the resize rather than after gives

@@ -118,11 +118,11 @@ pub fn applies(header: &Header) -> bool {
 
 /// The chroma subsamplings cameras and encoders write (not grey: no chroma to carry; not the
 /// rare 4:1:1 and 4:4:1, which stay on the RGB path).
-pub fn planar_subsampling(subsamp: Subsamp) -> Option<Subsamp> {
-    match subsamp {
-        Subsamp::None | Subsamp::Sub2x1 | Subsamp::Sub2x2 | Subsamp::Sub1x2 => Some(subsamp),
-        _ => None,
-    }
+pub fn is_planar(subsamp: Subsamp) -> bool {
+    matches!(
+        subsamp,
+        Subsamp::None | Subsamp::Sub2x1 | Subsamp::Sub2x2 | Subsamp::Sub1x2
+    )
 }
 
 /// Decodes to planes, shrunk in the DCT domain as far as `target` allows.
@@ -132,10 +132,7 @@ pub fn decode(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Plane
         .ok_or_else(|| PipelineError::Internal("no planar subsampling".into()))?;
     let scale = decode::dct_scale((header.width, header.height), target);
     let mut decompressor = decode::jpeg_decompressor(scale)?;
-    let scaled = decompressor
-        .read_header(bytes)
-        .map_err(decode::corrupt)?
-        .scaled(scale);
+    let scaled = decode::scaled_size(header, scale);
     let (width, height) = (side(scaled.width)?, side(scaled.height)?);
     let (h_factor, v_factor) = subsamp.size();
     let chroma_factor = (side(h_factor)?, side(v_factor)?);

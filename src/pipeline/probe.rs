@@ -123,9 +123,10 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
             turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
         ),
         lossless: info.is_lossless,
-        planar_subsampling: (info.colorspace == turbojpeg::Colorspace::YCbCr && !info.is_lossless)
-            .then(|| planar::planar_subsampling(info.subsamp))
-            .flatten(),
+        planar_subsampling: (info.colorspace == turbojpeg::Colorspace::YCbCr
+            && !info.is_lossless
+            && planar::is_planar(info.subsamp))
+        .then_some(info.subsamp),
         icc: jpeg_icc(bytes),
     })
 }

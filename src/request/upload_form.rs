@@ -52,14 +52,14 @@ pub async fn read_upload_form(
     };
     // A declared length over the limit is answered at once, unread: that is what clients
     // waiting on `Expect: 100-continue` need, and reading it would be the cost it avoids.
-    if declared_length(headers).is_some_and(|len| len > limits.max_request_bytes) {
+    let declared = declared_length(headers);
+    if declared.is_some_and(|len| len > limits.max_request_bytes) {
         return Err(RequestError::PayloadTooLarge {
             max: limits.max_request_bytes,
         });
     }
     let mut stream = body.into_data_stream();
-    let size_hint = declared_length(headers).unwrap_or(0);
-    let form = read_fields(&mut stream, boundary, limits, size_hint).await;
+    let form = read_fields(&mut stream, boundary, limits, declared.unwrap_or(0)).await;
     if form.is_err() {
         discard(&mut stream, limits.max_request_bytes).await;
     }
