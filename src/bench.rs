@@ -25,7 +25,7 @@ impl Op {
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
             "profile" => Ok(Self::Upload(Preset::Profile)),
-            "image" => Ok(Self::Upload(Preset::Display)),
+            "image" => Ok(Self::Upload(Preset::Image)),
             "jpeg-decode-1/8" => Ok(Self::JpegDecodeEighth),
             _ => match text.strip_prefix("transform:") {
                 Some(query) => Ok(Self::Transform(query.to_owned())),

@@ -1,24 +1,85 @@
 //! The one place where failures become HTTP answers: every error the gateway can give maps to a
-//! status and a stable machine code (listed in `openapi.yaml`), with a JSON body of one shape.
+//! stable machine code ([`ErrorCode`], listed in `openapi.yaml`), each code to one status, and
+//! every error body has one JSON shape. The response carries the failure as an extension too,
+//! so the request is logged once, with its whole cause chain, by `http::log`.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::pipeline::PipelineError;
 use crate::request::RequestError;
+use crate::service::ServiceError;
 use crate::storage::StoreError;
+
+/// Declares [`ErrorCode`] from one table: variant, code on the wire, HTTP status.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal, $status:ident;)*) => {
+        /// The stable machine codes of error answers (`error.code`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &[Self] = &[$(Self::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidType => "invalid_type", BAD_REQUEST;
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
+    MalformedMultipart => "malformed_multipart", BAD_REQUEST;
+    MissingFile => "missing_file", BAD_REQUEST;
+    TooManyFiles => "too_many_files", BAD_REQUEST;
+    FileTooLarge => "file_too_large", PAYLOAD_TOO_LARGE;
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE;
+    InvalidParam => "invalid_param", BAD_REQUEST;
+    SizeNotAllowed => "size_not_allowed", BAD_REQUEST;
+    BadSignature => "bad_signature", FORBIDDEN;
+    EmptyFile => "empty_file", BAD_REQUEST;
+    UnsupportedFormat => "unsupported_format", UNSUPPORTED_MEDIA_TYPE;
+    ImageTooLarge => "image_too_large", UNPROCESSABLE_ENTITY;
+    CorruptImage => "corrupt_image", UNPROCESSABLE_ENTITY;
+    NotFound => "not_found", NOT_FOUND;
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
+    OriginNotAllowed => "origin_not_allowed", FORBIDDEN;
+    RequestTimeout => "request_timeout", REQUEST_TIMEOUT;
+    StorageUnavailable => "storage_unavailable", BAD_GATEWAY;
+    InternalError => "internal_error", INTERNAL_SERVER_ERROR;
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// Everything a request can fail with, folded from each boundary's own error.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// Shared: a single-flight render answers one failure to every request that waited on it.
     #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Service(Arc<ServiceError>),
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed on this resource")]
@@ -28,120 +89,140 @@ pub enum ApiError {
     #[error("the request took longer than {0} s")]
     Timeout(u64),
     #[error("internal error: {0}")]
-    Internal(String),
-    /// One failure answered to every request that waited on the same work (single-flight).
-    #[error(transparent)]
-    Shared(std::sync::Arc<ApiError>),
+    Internal(&'static str),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        Self::Service(Arc::new(error))
+    }
+}
+
+impl From<Arc<ServiceError>> for ApiError {
+    fn from(error: Arc<ServiceError>) -> Self {
+        Self::Service(error)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ServiceError::Store(error).into()
+    }
 }
 
 impl ApiError {
-    /// HTTP status and stable code; the only mapping of errors to HTTP.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        use PipelineError as P;
-        use RequestError as R;
+    /// The stable code; the only mapping of errors to HTTP.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Request(e) => match e {
-                R::InvalidType => (StatusCode::BAD_REQUEST, "invalid_type"),
-                R::UnsupportedMediaType => {
-                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-                }
-                R::MalformedMultipart(_) => (StatusCode::BAD_REQUEST, "malformed_multipart"),
-                R::MissingFile => (StatusCode::BAD_REQUEST, "missing_file"),
-                R::TooManyFiles { .. } => (StatusCode::BAD_REQUEST, "too_many_files"),
-                R::FileTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
-                R::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-                R::BodyRead(_) => (StatusCode::BAD_REQUEST, "malformed_multipart"),
-                R::InvalidParam { .. } => (StatusCode::BAD_REQUEST, "invalid_param"),
-                R::SizeNotAllowed { .. } => (StatusCode::BAD_REQUEST, "size_not_allowed"),
-                R::BadSignature => (StatusCode::FORBIDDEN, "bad_signature"),
-            },
-            Self::Pipeline(e) => match e {
-                P::EmptyFile => (StatusCode::BAD_REQUEST, "empty_file"),
-                P::UnsupportedFormat(_) => {
-                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format")
-                }
-                P::ImageTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "image_too_large"),
-                P::CorruptImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "corrupt_image"),
-                P::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            },
-            Self::Store(StoreError::InvalidKey) | Self::NotFound => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
-            Self::Store(_) => (StatusCode::BAD_GATEWAY, "storage_unavailable"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
-            Self::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            Self::Shared(inner) => inner.status_and_code(),
+            Self::Request(e) => request_code(e),
+            Self::Service(e) => service_code(e),
+            Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Self::Timeout(_) => ErrorCode::RequestTimeout,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status_and_code().0
-    }
-
-    pub fn code(&self) -> &'static str {
-        self.status_and_code().1
+        self.code().status()
     }
 
     /// What the client is told. Server-side causes stay in the log, not in the answer.
     pub fn public_message(&self) -> String {
-        if let Self::Shared(inner) = self {
-            return inner.public_message();
+        match self.code() {
+            ErrorCode::StorageUnavailable => "storage is unavailable, try again".to_owned(),
+            code if code.status().is_server_error() => "internal error".to_owned(),
+            _ => self.to_string(),
         }
-        if self.status().is_server_error() {
-            return match self {
-                Self::Store(_) => "storage is unavailable, try again".to_owned(),
-                _ => "internal error".to_owned(),
-            };
-        }
-        self.to_string()
     }
 
     /// The `{code, message}` pair every error body carries.
     pub fn detail(&self, index: Option<usize>) -> ErrorDetail {
-        self.log();
         ErrorDetail {
             code: self.code(),
             message: self.public_message(),
             index,
-            param: self.param(),
+            param: match self {
+                Self::Request(RequestError::InvalidParam { param, .. }) => Some(param.clone()),
+                _ => None,
+            },
         }
     }
 
-    fn param(&self) -> Option<String> {
-        match self {
-            Self::Request(RequestError::InvalidParam { param, .. }) => Some(param.clone()),
-            Self::Shared(inner) => inner.param(),
-            _ => None,
-        }
-    }
-
-    fn log(&self) {
-        if self.status().is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
-        } else {
-            tracing::info!(code = self.code(), error = %self, "request refused");
+    /// What the log says of this failure: its code and the whole chain of causes.
+    pub fn failure(&self, index: Option<usize>) -> Failure {
+        Failure {
+            code: self.code(),
+            index,
+            cause: cause_chain(self),
         }
     }
 
     /// The whole-request answer: this error's status with `{error: {code, message, index?}}`.
     pub fn response_for(&self, index: Option<usize>) -> Response {
-        let status = self.status();
-        (
-            status,
-            Json(ErrorBody {
-                error: self.detail(index),
-            }),
-        )
-            .into_response()
+        let body = Json(ErrorBody {
+            error: self.detail(index),
+        });
+        let mut response = (self.status(), body).into_response();
+        response
+            .extensions_mut()
+            .insert(Failures(vec![self.failure(index)]));
+        response
     }
+}
+
+fn request_code(error: &RequestError) -> ErrorCode {
+    use RequestError as R;
+    match error {
+        R::InvalidType => ErrorCode::InvalidType,
+        R::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+        R::MalformedMultipart(_) | R::BodyRead(_) => ErrorCode::MalformedMultipart,
+        R::MissingFile => ErrorCode::MissingFile,
+        R::TooManyFiles { .. } => ErrorCode::TooManyFiles,
+        R::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+        R::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+        R::InvalidParam { .. } => ErrorCode::InvalidParam,
+        R::SizeNotAllowed { .. } => ErrorCode::SizeNotAllowed,
+        R::BadSignature => ErrorCode::BadSignature,
+    }
+}
+
+fn service_code(error: &ServiceError) -> ErrorCode {
+    use PipelineError as P;
+    match error {
+        ServiceError::Pipeline(e) => match e {
+            P::EmptyFile => ErrorCode::EmptyFile,
+            P::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
+            P::ImageTooLarge(_) => ErrorCode::ImageTooLarge,
+            P::CorruptImage(_) => ErrorCode::CorruptImage,
+            P::Internal(_) => ErrorCode::InternalError,
+        },
+        ServiceError::Store(StoreError::InvalidKey) | ServiceError::NotFound => ErrorCode::NotFound,
+        ServiceError::Store(_) => ErrorCode::StorageUnavailable,
+        ServiceError::Job(_) => ErrorCode::InternalError,
+    }
+}
+
+/// The error's message followed by each cause's that it does not already end with.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `{code, message, index?, param?}`: the error object inside every error body.
 #[derive(Debug, Serialize)]
 pub struct ErrorDetail {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
@@ -155,14 +236,46 @@ struct ErrorBody {
     error: ErrorDetail,
 }
 
-impl From<tokio::task::JoinError> for ApiError {
-    fn from(error: tokio::task::JoinError) -> Self {
-        Self::Internal(format!("task failed: {error}"))
-    }
+/// One failure as the log records it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: ErrorCode,
+    /// The file's position in an upload, when the failure is one file's.
+    pub index: Option<usize>,
+    pub cause: String,
 }
+
+/// Response extension: the failures an answer reports, for the one log line of the request.
+#[derive(Debug, Clone)]
+pub struct Failures(pub Vec<Failure>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.response_for(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn causes_are_kept_once_each() {
+        let io = std::io::Error::other("disk on fire");
+        let error = ApiError::from(StoreError::Io(io));
+        assert_eq!(error.code(), ErrorCode::StorageUnavailable);
+        assert_eq!(error.public_message(), "storage is unavailable, try again");
+        assert_eq!(error.failure(None).cause, "disk storage failed: disk on fire");
     }
 }

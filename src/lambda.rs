@@ -8,12 +8,14 @@ use lambda_http::{Request, RequestExt};
 use tower::ServiceBuilder;
 use tower::util::MapRequest;
 
-use crate::{AppState, Config, app};
+use crate::config::Config;
+use crate::http::app;
+use crate::state::AppState;
 
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
-    let state = AppState::from_config(&config).await?;
-    let service = service(state);
-    if config.lambda_streaming {
+    let streaming = config.http().lambda_streaming;
+    let service = service(AppState::from_config(config).await);
+    if streaming {
         lambda_http::run_with_streaming_response(service).await
     } else {
         lambda_http::run(service).await

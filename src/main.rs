@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pixgate::Config;
+use pixgate::config::{Config, ConfigArgs, SigningKey};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the local server (files on disk by default, no AWS needed).
-    Serve(Config),
+    Serve(ConfigArgs),
     /// Time pipeline operations on this thread (what `scripts/bench` runs); prints JSON lines.
     Bench(BenchArgs),
     /// Print a signed transform URL, e.g. `pixgate sign 'profile/2026/01/02/ab.jpg?w=200&h=150'`.
@@ -62,15 +62,17 @@ struct SignArgs {
         value_name = "PIXGATE_SIGNING_KEYS",
         value_delimiter = ',',
         hide_env_values = true,
-        required = true
+        required = true,
+        value_parser = SigningKey::parse
     )]
-    signing_keys: Vec<String>,
+    signing_keys: Vec<SigningKey>,
     /// Largest side, as the server checks it.
     #[arg(
         long,
         env = "PIXGATE_TRANSFORM_MAX_SIDE",
         value_name = "PIXGATE_TRANSFORM_MAX_SIDE",
-        default_value_t = 4096
+        default_value_t = 4096,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     transform_max_side: u32,
     /// Put before the printed path, e.g. `https://d111.cloudfront.net`.
@@ -82,7 +84,7 @@ struct SignArgs {
 #[derive(Parser)]
 struct LambdaCli {
     #[command(flatten)]
-    config: Config,
+    config: ConfigArgs,
 }
 
 /// Image buffers are megabytes and live for one request. glibc hands blocks that size back to
@@ -120,11 +122,16 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = if in_lambda {
-        let config = LambdaCli::parse_from(["pixgate"]).config;
-        runtime.block_on(pixgate::lambda::run(config))
+        match Config::try_from(LambdaCli::parse_from(["pixgate"]).config) {
+            Ok(config) => runtime.block_on(pixgate::lambda::run(config)),
+            Err(e) => return fail(&e),
+        }
     } else {
         match Cli::parse().command {
-            Command::Serve(config) => runtime.block_on(pixgate::server::run(config)),
+            Command::Serve(args) => match Config::try_from(args) {
+                Ok(config) => runtime.block_on(pixgate::server::run(config)),
+                Err(e) => return fail(&e),
+            },
             Command::Sign(args) => sign(&args),
             Command::Bench(args) => bench(&args),
         }

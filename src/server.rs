@@ -2,23 +2,21 @@
 
 use tokio::net::TcpListener;
 
-use crate::{AppState, Config, app};
+use crate::config::Config;
+use crate::http::app;
+use crate::state::AppState;
 
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let state = AppState::from_config(&config).await?;
-    let listener = TcpListener::bind(config.addr).await?;
-    tracing::info!(
-        addr = %listener.local_addr()?,
-        storage = ?config.storage,
-        data_dir = %config.data_dir.display(),
-        "pixgate listening"
-    );
+    let addr = config.http().addr;
+    let storage = format!("{:?}", config.storage());
+    let state = AppState::from_config(config).await;
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, storage, "pixgate listening");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
 }
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

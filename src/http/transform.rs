@@ -5,18 +5,20 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, VARY,
+    ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, LOCATION, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use headers::ETag;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use super::etag_matches;
-use crate::app::{AppState, TransformSettings};
+use super::{not_modified, with_etag};
+use crate::config::TransformConfig;
 use crate::error::ApiError;
 use crate::request::{RequestError, TransformQuery, signature};
+use crate::state::AppState;
 use crate::storage::is_safe_key;
 
 /// Bump when the same query would render different bytes (new encoder settings, a fixed
@@ -45,7 +47,7 @@ async fn respond(
     raw_query: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let settings = &state.settings.transform;
+    let settings = state.config.transform();
     if !is_safe_key(&key) || !settings.serves(&key) {
         return Err(ApiError::NotFound);
     }
@@ -61,9 +63,9 @@ async fn respond(
     // A revalidation is answered from the source's version alone (a HEAD on S3); a first
     // fetch skips that round trip and takes the version from the object it renders.
     let mut response = if headers.contains_key(IF_NONE_MATCH) {
-        let version = state.store.version(&key).await?.ok_or(ApiError::NotFound)?;
+        let version = state.renders.source_version(&key).await?;
         let etag = rendition_etag(&key, &version, &canonical_query);
-        if etag_matches(headers, &etag) {
+        if not_modified(headers, &etag) {
             with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag)
         } else {
             render(state, key, &canonical_query, &query).await?
@@ -86,11 +88,8 @@ async fn render(
     query: &TransformQuery,
 ) -> Result<Response, ApiError> {
     let etag_key = key.clone();
-    let spec = query.render_spec(state.settings.transform.avif_speed);
-    let rendered = state
-        .render_stored(key, canonical_query, spec)
-        .await
-        .map_err(ApiError::Shared)?;
+    let spec = query.render_spec(state.config.transform().avif_speed);
+    let rendered = state.renders.render(key, canonical_query, spec).await?;
     let etag = rendition_etag(&etag_key, &rendered.source_version, canonical_query);
     let rendition = &rendered.rendition;
     Ok(with_etag(
@@ -99,19 +98,12 @@ async fn render(
     ))
 }
 
-fn with_etag(mut response: Response, etag: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(ETAG, value);
-    }
-    response
-}
-
 fn check_signature(
-    settings: &TransformSettings,
+    settings: &TransformConfig,
     key: &str,
     query: &TransformQuery,
 ) -> Result<(), RequestError> {
-    if settings.signing_keys.is_empty() {
+    if !settings.signs() {
         return Ok(());
     }
     let signature = query
@@ -130,12 +122,9 @@ fn check_signature(
     }
 }
 
-fn check_size(settings: &TransformSettings, query: &TransformQuery) -> Result<(), RequestError> {
-    let Some(allowed) = &settings.allowed_sizes else {
-        return Ok(());
-    };
+fn check_size(settings: &TransformConfig, query: &TransformQuery) -> Result<(), RequestError> {
     let (width, height) = query.size();
-    if allowed.contains(&(width, height)) {
+    if settings.allows_size(width, height) {
         Ok(())
     } else {
         Err(RequestError::SizeNotAllowed { width, height })
@@ -148,7 +137,7 @@ fn redirect(
     key: &str,
     canonical: &str,
     query: &TransformQuery,
-    settings: &TransformSettings,
+    settings: &TransformConfig,
 ) -> Response {
     // Characters that would end or change a path segment in a URL.
     const SEGMENT: &AsciiSet = &CONTROLS
@@ -181,7 +170,7 @@ fn redirect(
 }
 
 /// Strong: the same source version and canonical query always render the same bytes.
-fn rendition_etag(key: &str, version: &str, canonical: &str) -> String {
+fn rendition_etag(key: &str, version: &str, canonical: &str) -> ETag {
     let digest = Sha256::new()
         .chain_update(RENDERER_VERSION)
         .chain_update([0])
@@ -191,8 +180,7 @@ fn rendition_etag(key: &str, version: &str, canonical: &str) -> String {
         .chain_update([0])
         .chain_update(canonical)
         .finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    super::strong_etag(&hex::encode(&digest[..16])).expect("hex digits make an entity tag")
 }
 
 fn rendition_response(bytes: bytes::Bytes, content_type: &'static str) -> Response {
@@ -226,7 +214,6 @@ mod tests {
     #[test]
     fn etag_changes_with_source_version_and_query() {
         let base = rendition_etag("profile/a.jpg", "v1", "w=10");
-        assert_eq!(base.len(), 34);
         assert_eq!(base, rendition_etag("profile/a.jpg", "v1", "w=10"));
         assert_ne!(base, rendition_etag("profile/a.jpg", "v2", "w=10"));
         assert_ne!(base, rendition_etag("profile/a.jpg", "v1", "w=11"));

@@ -1,20 +1,18 @@
-//! `POST /upload?type=profile|image`: read the form, run every file through the pipeline and
-//! into storage concurrently, and answer one JSON item per file in request order.
+//! `POST /upload?type=profile|image`: read the form, hand every file to the upload use case
+//! concurrently, and answer one JSON item per file in request order.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::app::AppState;
-use crate::error::{ApiError, ErrorDetail};
-use crate::request::{FilePart, UploadKind, discard_body, read_upload_form};
-use crate::storage::{NewObject, content_key};
+use crate::error::{ApiError, ErrorDetail, Failures};
+use crate::request::{FilePart, RequestError, UploadKind, discard_body, read_upload_form};
+use crate::state::AppState;
 
 /// One stored file, in the shape the chat clients parse.
 #[derive(Debug, Serialize)]
@@ -46,6 +44,13 @@ enum Item {
     Failed(FailedFile),
 }
 
+/// What became of one file part.
+struct Outcome {
+    index: usize,
+    original_name: Option<String>,
+    result: Result<StoredFile, ApiError>,
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     uri: Uri,
@@ -61,29 +66,26 @@ pub async fn upload(
 }
 
 async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) -> Response {
+    let form_limits = state.config.limits().form();
     let kind = match UploadKind::from_query(uri.query()) {
         Ok(kind) => kind,
         Err(e) => {
-            discard_body(body, state.settings.form_limits.max_request_bytes).await;
+            discard_body(body, form_limits.max_request_bytes).await;
             return ApiError::from(e).into_response();
         }
     };
-    let form = match read_upload_form(headers, body, state.settings.form_limits).await {
+    let form = match read_upload_form(headers, body, form_limits).await {
         Ok(form) => form,
         Err(e) => return ApiError::from(e).into_response(),
     };
     let now = Utc::now();
-    let base_url = state.public_base_url(headers);
+    let base_url = public_base_url(state, headers);
     let base_url = base_url.as_deref();
-    let uploads = form.files.into_iter().map(|part| {
-        let name = part.original_name.clone();
-        let index = part.index;
-        async move {
-            (
-                index,
-                name,
-                store_file(state, kind, now, base_url, part).await,
-            )
+    let uploads = form.files.into_iter().map(|part| async move {
+        Outcome {
+            index: part.index,
+            original_name: part.original_name.clone(),
+            result: store_file(state, kind, now, base_url, part).await,
         }
     });
     answer(join_all(uploads).await)
@@ -97,50 +99,66 @@ async fn store_file(
     part: FilePart,
 ) -> Result<StoredFile, ApiError> {
     let bytes = part.content?;
-    let image = state.process_image(bytes, kind.preset()).await?;
-    let key = content_key(
-        state.prefix(kind),
-        now,
-        &image.bytes,
-        image.format.extension(),
-    );
-    let size = image.bytes.len();
-    let content_type = image.format.content_type();
-    state
-        .store
-        .put(NewObject {
-            key: key.clone(),
-            bytes: Bytes::from(image.bytes),
-            content_type,
-            original_name: part.original_name.clone(),
-        })
+    let prefix = state.config.upload().prefix(kind).as_str();
+    let stored = state
+        .uploads
+        .store(bytes, kind.preset(), prefix, now, part.original_name.clone())
         .await?;
     Ok(StoredFile {
         bucket: state.store.bucket().to_owned(),
-        file_url: state.file_url(base_url, &key),
-        key,
-        content_type,
-        size,
-        width: image.width,
-        height: image.height,
+        file_url: match base_url {
+            Some(base) => format!("{base}/{}", stored.key),
+            None => state.store.default_url(&stored.key),
+        },
+        key: stored.key,
+        content_type: stored.content_type,
+        size: stored.size,
+        width: stored.width,
+        height: stored.height,
         original_name: part.original_name,
     })
 }
 
+/// The base of `fileUrl` for this request: `https://{X-Forwarded-Host}` when trusted and
+/// present (behind CloudFront, whose domain the upload function cannot be told at deploy
+/// time), else the configured public base URL.
+fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let upload = state.config.upload();
+    let forwarded = upload
+        .trust_forwarded_host
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|host| is_host(host));
+    match forwarded {
+        Some(host) => Some(format!("https://{host}")),
+        None => upload.public_base_url.as_ref().map(|url| url.as_str().to_owned()),
+    }
+}
+
+/// A host name with an optional port: nothing that could change the URL's shape.
+fn is_host(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+}
+
 /// 200 when every file is stored; 207 with failed items in place when some are; otherwise the
 /// first failure as the whole answer.
-fn answer(outcomes: Vec<(usize, Option<String>, Result<StoredFile, ApiError>)>) -> Response {
-    let stored = outcomes
-        .iter()
-        .filter(|(_, _, outcome)| outcome.is_ok())
-        .count();
+fn answer(outcomes: Vec<Outcome>) -> Response {
+    let stored = outcomes.iter().filter(|o| o.result.is_ok()).count();
     if stored == 0 {
         let first_failure = outcomes
             .into_iter()
-            .find_map(|(index, _, outcome)| outcome.err().map(|e| (index, e)));
+            .find_map(|o| o.result.err().map(|e| (o.index, e)));
         return match first_failure {
             Some((index, error)) => error.response_for(Some(index)),
-            None => ApiError::Internal("upload produced no outcome".into()).into_response(),
+            // The form refuses a request without files, so this is never reached.
+            None => ApiError::from(RequestError::MissingFile).into_response(),
         };
     }
     let status = if stored == outcomes.len() {
@@ -148,16 +166,38 @@ fn answer(outcomes: Vec<(usize, Option<String>, Result<StoredFile, ApiError>)>) 
     } else {
         StatusCode::MULTI_STATUS
     };
+    let mut failures = Vec::new();
     let items: Vec<Item> = outcomes
         .into_iter()
-        .map(|(index, original_name, outcome)| match outcome {
+        .map(|outcome| match outcome.result {
             Ok(file) => Item::Stored(file),
-            Err(error) => Item::Failed(FailedFile {
-                error: error.detail(None),
-                original_name,
-                index,
-            }),
+            Err(error) => {
+                failures.push(error.failure(Some(outcome.index)));
+                Item::Failed(FailedFile {
+                    error: error.detail(None),
+                    original_name: outcome.original_name,
+                    index: outcome.index,
+                })
+            }
         })
         .collect();
-    (status, Json(items)).into_response()
+    let mut response = (status, Json(items)).into_response();
+    if !failures.is_empty() {
+        response.extensions_mut().insert(Failures(failures));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_hosts_are_trusted_as_forwarded_hosts() {
+        assert!(is_host("d111.cloudfront.net"));
+        assert!(is_host("localhost:3000"));
+        assert!(!is_host(""));
+        assert!(!is_host("evil.com/path"));
+        assert!(!is_host("a b"));
+    }
 }

@@ -1,4 +1,4 @@
-//! Step 5: bring colours into sRGB. The output carries no ICC profile (metadata is stripped), so
+//! Colours into sRGB. The output carries no ICC profile (metadata is stripped), so
 //! pixels in another space (Display P3 from phones, Adobe RGB, ProPhoto) are converted with the
 //! embedded profile, as browsers would have shown them. A profile that cannot be read is ignored,
 //! as browsers ignore it.
@@ -38,7 +38,7 @@ pub fn to_srgb(pixels: Pixels, icc: Option<&[u8]>) -> Result<Pixels, PipelineErr
     let mut converted = vec![0u8; pixels.data.len()];
     transform
         .transform(&pixels.data, &mut converted)
-        .map_err(|e| PipelineError::Internal(format!("colour conversion: {e}")))?;
+        .map_err(|e| PipelineError::internal(format!("colour conversion: {e}")))?;
     Ok(Pixels {
         data: converted,
         ..pixels

@@ -1,4 +1,4 @@
-//! Step 3: pixels from the file. JPEGs go through libjpeg-turbo, shrunk in the DCT domain by the
+//! Pixels from the file. JPEGs go through libjpeg-turbo, shrunk in the DCT domain by the
 //! largest factor (1/2, 1/4, 1/8) that still leaves at least the target size, as libvips'
 //! shrink-on-load does; other formats go through the `image` crate under the pixel limits.
 //! Decoding is strict: a file that does not decode completely is corrupt, never half-grey.
@@ -8,8 +8,8 @@ use std::io::Cursor;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use super::fit::Region;
-use super::probe::classify;
-use super::{Header, Layout, PipelineError, PixelLimits, Pixels, SourceFormat};
+use super::error::{PipelineError, classify, corrupt};
+use super::{Header, Layout, PixelLimits, Pixels, SourceFormat};
 
 /// Decoded pixels and the part of them that is the image. A DCT-scaled decode rounds each side
 /// up to whole blocks: 2225 rows at 1/8 are 278.125 rows of image in 279 decoded. Resampling
@@ -57,10 +57,6 @@ pub fn decode(
     }
 }
 
-pub(super) fn corrupt(error: turbojpeg::Error) -> PipelineError {
-    PipelineError::CorruptImage(error.to_string())
-}
-
 fn decode_jpeg(
     bytes: &[u8],
     header: &Header,
@@ -101,8 +97,8 @@ fn decode_jpeg(
         height: scaled_extent(header.height, scale) / scaled.height as f64,
     };
     let pixels = Pixels {
-        width: u32::try_from(scaled.width).map_err(|e| PipelineError::Internal(e.to_string()))?,
-        height: u32::try_from(scaled.height).map_err(|e| PipelineError::Internal(e.to_string()))?,
+        width: u32::try_from(scaled.width).map_err(PipelineError::internal)?,
+        height: u32::try_from(scaled.height).map_err(PipelineError::internal)?,
         layout: Layout::Rgb8,
         data,
     };
@@ -112,7 +108,7 @@ fn decode_jpeg(
 /// A libjpeg-turbo decoder set to `scale`, with the scan limit on.
 pub(super) fn jpeg_decompressor(scale: ScalingFactor) -> Result<Decompressor, PipelineError> {
     let mut decompressor =
-        Decompressor::new().map_err(|e| PipelineError::Internal(e.to_string()))?;
+        Decompressor::new().map_err(PipelineError::internal)?;
     decompressor
         .set_scan_limit(MAX_JPEG_SCANS)
         .map_err(corrupt)?;

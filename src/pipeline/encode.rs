@@ -1,4 +1,4 @@
-//! Step 7: encode. Uploads: opaque images become JPEG q80 (4:2:0, optimised Huffman tables,
+//! Encoding. Uploads: opaque images become JPEG q80 (4:2:0, optimised Huffman tables,
 //! through libjpeg-turbo); images with real transparency become PNG. Transforms may also ask for
 //! lossy WebP (libwebp) or AVIF (rav1e through `ravif`) at any quality. JPEG and WebP are also
 //! written straight from Y'CbCr planes (the `planar` path). Everything is written from bare
@@ -10,6 +10,7 @@ use rgb::FromSlice;
 use turbojpeg::{Compressor, PixelFormat, Subsamp, YuvPlanesImage};
 
 use super::planar::Planes;
+use super::pixels::{drop_alpha, flatten_on_white, has_transparency};
 use super::{Layout, PipelineError, Pixels, ProcessedImage, webp};
 
 /// Quality of upload outputs, and the default of transforms.
@@ -115,7 +116,8 @@ pub fn encode_planes(planes: &Planes, options: EncodeOptions) -> Result<Vec<u8>,
     match options.format {
         OutputFormat::Jpeg => jpeg_from_planes(planes, options.quality),
         OutputFormat::Webp => webp::from_planes(planes, options.quality),
-        other => Err(PipelineError::Internal(format!(
+        // `route::takes_planes` never sends other formats here.
+        other => Err(PipelineError::internal(format!(
             "{} is not written from planes",
             other.name()
         ))),
@@ -132,41 +134,6 @@ pub fn encode_upload_planes(planes: &Planes) -> Result<ProcessedImage, PipelineE
     })
 }
 
-pub(super) fn has_transparency(rgba: &[u8]) -> bool {
-    rgba.chunks_exact(4).any(|px| px[3] != u8::MAX)
-}
-
-pub(super) fn drop_alpha(rgba: &[u8]) -> Vec<u8> {
-    let mut rgb = vec![0u8; rgba.len() / 4 * 3];
-    for (out, px) in rgb.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
-        out.copy_from_slice(&px[..3]);
-    }
-    rgb
-}
-
-/// Alpha-composites onto white: what a transparent logo looks like on a page.
-pub(super) fn flatten_on_white(rgba: &[u8]) -> Vec<u8> {
-    let mut rgb = vec![0u8; rgba.len() / 4 * 3];
-    for (out, px) in rgb.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
-        let transparency = u32::from(u8::MAX - px[3]);
-        for (o, &c) in out.iter_mut().zip(&px[..3]) {
-            // c·a + 255·(1 − a) = c + (255 − c)·(1 − a): the colour pulled toward white.
-            *o = c + div255_rounded(u32::from(u8::MAX - c) * transparency);
-        }
-    }
-    rgb
-}
-
-/// `x / 255`, rounded, for `x <= 255 * 255`, without a division.
-fn div255_rounded(x: u32) -> u8 {
-    let t = x + 128;
-    ((t + (t >> 8)) >> 8) as u8
-}
-
-fn internal(error: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Internal(error.to_string())
-}
-
 fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u8>, PipelineError> {
     let mut compressor = jpeg_compressor(quality)?;
     let image = turbojpeg::Image {
@@ -176,16 +143,16 @@ fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u
         height: height as usize,
         format: PixelFormat::RGB,
     };
-    compressor.compress_to_vec(image).map_err(internal)
+    compressor.compress_to_vec(image).map_err(PipelineError::internal)
 }
 
 fn jpeg_compressor(quality: u8) -> Result<Compressor, PipelineError> {
-    let mut compressor = Compressor::new().map_err(internal)?;
+    let mut compressor = Compressor::new().map_err(PipelineError::internal)?;
     compressor
         .set_quality(i32::from(quality))
-        .map_err(internal)?;
-    compressor.set_subsamp(Subsamp::Sub2x2).map_err(internal)?;
-    compressor.set_optimize(true).map_err(internal)?;
+        .map_err(PipelineError::internal)?;
+    compressor.set_subsamp(Subsamp::Sub2x2).map_err(PipelineError::internal)?;
+    compressor.set_optimize(true).map_err(PipelineError::internal)?;
     Ok(compressor)
 }
 
@@ -219,7 +186,7 @@ fn jpeg_from_planes(planes: &Planes, quality: u8) -> Result<Vec<u8>, PipelineErr
     };
     jpeg_compressor(quality)?
         .compress_yuv_planes_to_vec(&image)
-        .map_err(internal)
+        .map_err(PipelineError::internal)
 }
 
 /// Copies a `width`×`height` plane into a `padded` one, repeating the last column and row.
@@ -257,7 +224,7 @@ fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
                 Layout::Rgba8 => image::ExtendedColorType::Rgba8,
             },
         )
-        .map_err(internal)?;
+        .map_err(PipelineError::internal)?;
     Ok(out)
 }
 
@@ -272,7 +239,7 @@ fn encode_avif(pixels: &Pixels, quality: u8, speed: u8) -> Result<Vec<u8>, Pipel
         Layout::Rgb8 => encoder.encode_rgb(ravif::Img::new(pixels.data.as_rgb(), width, height)),
         Layout::Rgba8 => encoder.encode_rgba(ravif::Img::new(pixels.data.as_rgba(), width, height)),
     };
-    Ok(encoded.map_err(internal)?.avif_file)
+    Ok(encoded.map_err(PipelineError::internal)?.avif_file)
 }
 
 #[cfg(test)]
@@ -310,19 +277,6 @@ mod tests {
                 };
                 let bytes = encode_as(&pixels, options).unwrap();
                 assert!(bytes.len() > 20, "{format:?} from {layout:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn flattening_matches_the_compositing_formula_for_every_colour_and_alpha() {
-        for a in 0..=255u8 {
-            let rgba: Vec<u8> = (0..=255u8).flat_map(|c| [c, c, c, a]).collect();
-            let flat = flatten_on_white(&rgba);
-            for c in 0..=255u8 {
-                let (c32, a32) = (u32::from(c), u32::from(a));
-                let expected = ((c32 * a32 + 255 * (255 - a32) + 127) / 255) as u8;
-                assert_eq!(flat[usize::from(c) * 3], expected, "c {c} a {a}");
             }
         }
     }

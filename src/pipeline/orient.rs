@@ -1,4 +1,6 @@
-//! Step 6: turn the image upright according to its EXIF orientation, so the output needs none.
+//! Turns an image upright according to its EXIF orientation, so the output needs none, and maps
+//! a decoded image area through the same turn. Uploads orient after the resize, transforms
+//! before it (see `upload` and `render`).
 
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};
@@ -44,7 +46,7 @@ pub fn apply(pixels: Pixels, orientation: Orientation) -> Result<Pixels, Pipelin
         Layout::Rgba8 => RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
     let mut image = image
-        .ok_or_else(|| PipelineError::Internal("pixel buffer does not match its size".into()))?;
+        .ok_or_else(|| PipelineError::internal("pixel buffer does not match its size"))?;
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
     let data = match image {

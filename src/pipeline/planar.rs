@@ -7,16 +7,19 @@
 //! they are. The colour conversions are linear, so the pixels are the RGB path's within
 //! rounding, for about half the work and half the memory.
 //!
-//! Used only where nothing needs RGB: no colour profile to convert, no alpha, no padding.
+//! Used only where nothing needs RGB: no colour profile to convert, no alpha, no padding
+//! (`route::takes_planes` decides). A plane layout this module does not know is not an error:
+//! [`decode`] answers [`PlaneDecode::Refused`] and the file takes the RGB path.
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{PixelType, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, GrayImage};
-use turbojpeg::{Subsamp, YuvImage};
+use turbojpeg::YuvImage;
 
+use super::error::corrupt;
 use super::fit::Region;
-use super::{Header, PipelineError, SourceFormat, color, decode, resize};
+use super::{Header, PipelineError, decode, resize};
 
 /// Full-range (JFIF) Y'CbCr planes in one buffer: Y', then Cb, then Cr.
 ///
@@ -109,27 +112,22 @@ fn area((width, height): (u32, u32)) -> usize {
     width as usize * height as usize
 }
 
-/// Whether this source can take the planar path and come out as the RGB path would make it.
-pub fn applies(header: &Header) -> bool {
-    header.format == SourceFormat::Jpeg
-        && header.planar_subsampling.is_some()
-        && !color::converts(header.icc.as_deref())
-}
-
-/// The chroma subsamplings cameras and encoders write (not grey: no chroma to carry; not the
-/// rare 4:1:1 and 4:4:1, which stay on the RGB path).
-pub fn is_planar(subsamp: Subsamp) -> bool {
-    matches!(
-        subsamp,
-        Subsamp::None | Subsamp::Sub2x1 | Subsamp::Sub2x2 | Subsamp::Sub1x2
-    )
+/// What the planar decode made of a file.
+pub enum PlaneDecode {
+    Decoded(Planes),
+    /// A layout the planar path does not handle; the RGB path takes the file (not an error).
+    Refused(String),
 }
 
 /// Decodes to planes, shrunk in the DCT domain as far as `target` allows.
-pub fn decode(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Planes, PipelineError> {
-    let subsamp = header
-        .planar_subsampling
-        .ok_or_else(|| PipelineError::Internal("no planar subsampling".into()))?;
+pub fn decode(
+    bytes: &[u8],
+    header: &Header,
+    target: (u32, u32),
+) -> Result<PlaneDecode, PipelineError> {
+    let Some(subsamp) = header.planar_subsampling else {
+        return Ok(PlaneDecode::Refused("not a subsampling decoded to planes".into()));
+    };
     let scale = decode::dct_scale((header.width, header.height), target);
     let mut decompressor = decode::jpeg_decompressor(scale)?;
     let scaled = decode::scaled_size(header, scale);
@@ -153,11 +151,10 @@ pub fn decode(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Plane
         chroma_factor,
         data: vec![0; area(luma_stored) + 2 * area(chroma)],
     };
-    let expected = turbojpeg::yuv_pixels_len(scaled.width, 1, scaled.height, subsamp)
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
-    if expected != planes.data.len() {
-        return Err(PipelineError::Internal(format!(
-            "plane layout mismatch: {expected} bytes expected, {} computed",
+    let expected = turbojpeg::yuv_pixels_len(scaled.width, 1, scaled.height, subsamp);
+    if expected.as_ref().ok() != Some(&planes.data.len()) {
+        return Ok(PlaneDecode::Refused(format!(
+            "plane layout mismatch: libjpeg-turbo gives {expected:?} bytes, {} computed",
             planes.data.len()
         )));
     }
@@ -172,12 +169,12 @@ pub fn decode(bytes: &[u8], header: &Header, target: (u32, u32)) -> Result<Plane
                 subsamp,
             },
         )
-        .map_err(decode::corrupt)?;
-    Ok(planes)
+        .map_err(corrupt)?;
+    Ok(PlaneDecode::Decoded(planes))
 }
 
 fn side(value: usize) -> Result<u32, PipelineError> {
-    u32::try_from(value).map_err(|e| PipelineError::Internal(e.to_string()))
+    u32::try_from(value).map_err(PipelineError::internal)
 }
 
 /// Resamples `region` of every plane to a `width`×`height` 4:2:0 image, Lanczos3 as the RGB
@@ -209,7 +206,6 @@ fn resize_plane(
     dst: &mut [u8],
     (dst_w, dst_h): (u32, u32),
 ) -> Result<(), PipelineError> {
-    let internal = |e: &dyn std::fmt::Display| PipelineError::Internal(e.to_string());
     let (w, h) = src.extent;
     let exact = (f64::from(src.size.0), f64::from(src.size.1)) == (w, h);
     if region.is_whole() && exact && src.size == (dst_w, dst_h) {
@@ -217,13 +213,14 @@ fn resize_plane(
         return Ok(());
     }
     let (src_w, src_h) = src.size;
-    let src = ImageRef::new(src_w, src_h, src.data, PixelType::U8).map_err(|e| internal(&e))?;
-    let mut dst =
-        Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8).map_err(|e| internal(&e))?;
+    let src =
+        ImageRef::new(src_w, src_h, src.data, PixelType::U8).map_err(PipelineError::internal)?;
+    let mut dst = Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8)
+        .map_err(PipelineError::internal)?;
     let options = resize::lanczos3_over(region, (w, h));
     resizer
         .resize(&src, &mut dst, &options)
-        .map_err(|e| internal(&e))
+        .map_err(PipelineError::internal)
 }
 
 /// Turns pixgate's own 4:2:0 planes upright (quarter turns swap both planes' sides). With an odd
@@ -234,15 +231,15 @@ pub fn orient(planes: Planes, orientation: Orientation) -> Result<Planes, Pipeli
         return Ok(planes);
     }
     if planes.luma_stored != (planes.width, planes.height) || planes.chroma_factor != (2, 2) {
-        return Err(PipelineError::Internal(
-            "only output planes are turned upright".into(),
+        return Err(PipelineError::internal(
+            "only output planes are turned upright",
         ));
     }
     let mut turned: Vec<GrayImage> = Vec::with_capacity(3);
     for plane in planes.planes() {
         let (width, height) = plane.size;
         let gray = GrayImage::from_raw(width, height, plane.data.to_vec())
-            .ok_or_else(|| PipelineError::Internal("plane does not match its size".into()))?;
+            .ok_or_else(|| PipelineError::internal("plane does not match its size"))?;
         let mut image = DynamicImage::ImageLuma8(gray);
         image.apply_orientation(orientation);
         turned.push(image.into_luma8());

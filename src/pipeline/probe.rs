@@ -1,4 +1,4 @@
-//! Step 2: read the header only — dimensions and EXIF orientation — and refuse images whose
+//! Reads the header only — dimensions, EXIF orientation, colour profile — and refuses images whose
 //! declared size breaks the pixel limits before a single pixel is decoded.
 
 use std::io::Cursor;
@@ -6,7 +6,8 @@ use std::io::Cursor;
 use image::ImageDecoder;
 use image::metadata::Orientation;
 
-use super::{PipelineError, SourceFormat, planar};
+use super::SourceFormat;
+use super::error::{PipelineError, classify, corrupt};
 
 /// Pixel limits, checked against the header's declared dimensions.
 #[derive(Debug, Clone, Copy)]
@@ -38,8 +39,8 @@ pub struct Header {
     pub cmyk: bool,
     /// JPEG only: lossless JPEG cannot be scaled while decoding.
     pub lossless: bool,
-    /// JPEG only: the chroma subsampling of a Y'CbCr image libjpeg-turbo can decode to planes
-    /// (see `planar`); `None` for grey, RGB-coded, CMYK and lossless JPEGs and other formats.
+    /// JPEG only: the chroma subsampling of a Y'CbCr image the planar path takes (see
+    /// `decodes_to_planes`); `None` for grey, RGB-coded, CMYK and lossless JPEGs and other formats.
     pub planar_subsampling: Option<turbojpeg::Subsamp>,
     /// The embedded ICC colour profile, if any.
     pub icc: Option<Vec<u8>>,
@@ -87,28 +88,26 @@ pub fn probe(
 fn check_limits(header: &Header, limits: &PixelLimits) -> Result<(), PipelineError> {
     let (w, h) = (header.width, header.height);
     if w == 0 || h == 0 {
-        return Err(PipelineError::CorruptImage(format!(
-            "header declares {w}x{h} pixels"
-        )));
+        return Err(PipelineError::CorruptImage(
+            format!("header declares {w}x{h} pixels").into(),
+        ));
     }
     if w > limits.max_side || h > limits.max_side {
-        return Err(PipelineError::ImageTooLarge(format!(
-            "{w}x{h} has a side over {} px",
-            limits.max_side
-        )));
+        return Err(PipelineError::ImageTooLarge(
+            format!("{w}x{h} has a side over {} px", limits.max_side).into(),
+        ));
     }
     if u64::from(w) * u64::from(h) > limits.max_pixels {
-        return Err(PipelineError::ImageTooLarge(format!(
-            "{w}x{h} is over {} pixels",
-            limits.max_pixels
-        )));
+        return Err(PipelineError::ImageTooLarge(
+            format!("{w}x{h} is over {} pixels", limits.max_pixels).into(),
+        ));
     }
     Ok(())
 }
 
 fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
     let info =
-        turbojpeg::read_header(bytes).map_err(|e| PipelineError::CorruptImage(e.to_string()))?;
+        turbojpeg::read_header(bytes).map_err(corrupt)?;
     let (width, height) = (dimension(info.width)?, dimension(info.height)?);
     let orientation = jpeg_exif(bytes)
         .and_then(Orientation::from_exif_chunk)
@@ -125,14 +124,14 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
         lossless: info.is_lossless,
         planar_subsampling: (info.colorspace == turbojpeg::Colorspace::YCbCr
             && !info.is_lossless
-            && planar::is_planar(info.subsamp))
+            && decodes_to_planes(info.subsamp))
         .then_some(info.subsamp),
         icc: jpeg_icc(bytes),
     })
 }
 
 fn dimension(value: usize) -> Result<u32, PipelineError> {
-    u32::try_from(value).map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side")))
+    u32::try_from(value).map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side").into()))
 }
 
 /// The TIFF body of the first `Exif` APP1 segment.
@@ -214,14 +213,14 @@ fn probe_with_image(
     })
 }
 
-/// Sorts the `image` crate's errors into the gateway's: limits are "too large", an unsupported
-/// variant of a known format is "unsupported", everything else is a broken file.
-pub fn classify(error: image::ImageError) -> PipelineError {
-    match error {
-        image::ImageError::Limits(e) => PipelineError::ImageTooLarge(e.to_string()),
-        image::ImageError::Unsupported(e) => PipelineError::UnsupportedFormat(e.to_string()),
-        other => PipelineError::CorruptImage(other.to_string()),
-    }
+/// The chroma subsamplings the planar path takes, as cameras and encoders write them (not
+/// grey: no chroma to carry; not the rare 4:1:1 and 4:4:1, which stay on the RGB path).
+fn decodes_to_planes(subsamp: turbojpeg::Subsamp) -> bool {
+    use turbojpeg::Subsamp;
+    matches!(
+        subsamp,
+        Subsamp::None | Subsamp::Sub2x1 | Subsamp::Sub2x2 | Subsamp::Sub1x2
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! Step 4: the target box for each preset and the resize itself (Lanczos3 through
-//! `fast_image_resize`, alpha-aware). Aspect ratio is kept, nothing is enlarged, and no side
-//! ever rounds down to 0 px.
+//! The resize: the box of each upload preset, and resampling (Lanczos3 through
+//! `fast_image_resize`, alpha-aware) of a region of an image to a size, plus the `contain`
+//! padding of transforms. Presets keep the aspect ratio, never enlarge, and never round a side
+//! down to 0 px. Uploads resize before turning the image upright (the small image is cheaper to
+//! rotate); transforms after (their crops are planned on the upright image).
 
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -14,15 +16,15 @@ pub enum Preset {
     /// Fit inside 200×200.
     Profile,
     /// The Android display preset: fit inside 1920×1080, or 1080×1920 for portrait images.
-    Display,
+    Image,
 }
 
 impl Preset {
     fn bounds(self, width: u32, height: u32) -> (u32, u32) {
         match self {
             Self::Profile => (200, 200),
-            Self::Display if width >= height => (1920, 1080),
-            Self::Display => (1080, 1920),
+            Self::Image if width >= height => (1920, 1080),
+            Self::Image => (1080, 1920),
         }
     }
 
@@ -71,13 +73,13 @@ pub fn resize_region(
     };
     let layout = source.layout;
     let src = Image::from_vec_u8(source.width, source.height, source.data, pixel_type)
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+        .map_err(PipelineError::internal)?;
     let mut dst = Image::new(width, height, pixel_type);
     let extent = (f64::from(src.width()), f64::from(src.height()));
     let options = lanczos3_over(region, extent);
     Resizer::new()
         .resize(&src, &mut dst, &options)
-        .map_err(|e| PipelineError::Internal(e.to_string()))?;
+        .map_err(PipelineError::internal)?;
     Ok(Pixels {
         width,
         height,
@@ -147,10 +149,10 @@ mod tests {
 
     #[test]
     fn display_preset_follows_the_image_orientation() {
-        assert_eq!(Preset::Display.fit(4000, 3000), (1440, 1080));
-        assert_eq!(Preset::Display.fit(3000, 4000), (1080, 1440));
-        assert_eq!(Preset::Display.fit(2000, 2000), (1080, 1080));
-        assert_eq!(Preset::Display.fit(1920, 1080), (1920, 1080));
+        assert_eq!(Preset::Image.fit(4000, 3000), (1440, 1080));
+        assert_eq!(Preset::Image.fit(3000, 4000), (1080, 1440));
+        assert_eq!(Preset::Image.fit(2000, 2000), (1080, 1080));
+        assert_eq!(Preset::Image.fit(1920, 1080), (1920, 1080));
         assert_eq!(Preset::Profile.fit(600, 450), (200, 150));
     }
 

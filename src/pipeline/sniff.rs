@@ -1,4 +1,4 @@
-//! Step 1: the real format, from the file's first bytes. The extension and the part's
+//! The real format, from the file's first bytes. The extension and the part's
 //! Content-Type are never trusted.
 
 use super::PipelineError;
@@ -8,7 +8,7 @@ pub enum SourceFormat {
     Jpeg,
     Png,
     Gif,
-    WebP,
+    Webp,
     Bmp,
 }
 
@@ -18,7 +18,7 @@ impl SourceFormat {
             Self::Jpeg => image::ImageFormat::Jpeg,
             Self::Png => image::ImageFormat::Png,
             Self::Gif => image::ImageFormat::Gif,
-            Self::WebP => image::ImageFormat::WebP,
+            Self::Webp => image::ImageFormat::WebP,
             Self::Bmp => image::ImageFormat::Bmp,
         }
     }
@@ -32,9 +32,9 @@ pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, PipelineError> {
         Ok(image::ImageFormat::Jpeg) => Ok(SourceFormat::Jpeg),
         Ok(image::ImageFormat::Png) => Ok(SourceFormat::Png),
         Ok(image::ImageFormat::Gif) => Ok(SourceFormat::Gif),
-        Ok(image::ImageFormat::WebP) => Ok(SourceFormat::WebP),
+        Ok(image::ImageFormat::WebP) => Ok(SourceFormat::Webp),
         Ok(image::ImageFormat::Bmp) => Ok(SourceFormat::Bmp),
-        Ok(other) => Err(PipelineError::UnsupportedFormat(format!("{other:?}"))),
+        Ok(other) => Err(PipelineError::UnsupportedFormat(format!("{other:?}").into())),
         Err(_) => Err(PipelineError::UnsupportedFormat(
             "not a recognised image".into(),
         )),
@@ -51,7 +51,7 @@ mod tests {
             (b"\xff\xd8\xff\xe0\0\x10JFIF", Some(SourceFormat::Jpeg)),
             (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", Some(SourceFormat::Png)),
             (b"GIF89a\x01\0\x01\0", Some(SourceFormat::Gif)),
-            (b"RIFF\0\0\0\0WEBPVP8 ", Some(SourceFormat::WebP)),
+            (b"RIFF\0\0\0\0WEBPVP8 ", Some(SourceFormat::Webp)),
             (b"BM\0\0\0\0\0\0\0\0", Some(SourceFormat::Bmp)),
             (b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>", None),
             (b"<!DOCTYPE html><html>", None),

@@ -1,38 +1,42 @@
 //! Lossy WebP through libwebp 1.6 (the release sharp ships), from RGB(A) pixels or straight from
 //! Y'CbCr planes. The `webp` crate pins libwebp 1.3 and takes only RGB(A), so this is the small
 //! binding it would have been: one config, one picture, one memory writer, all freed on every
-//! path by their guards.
+//! path by their guards. libwebp's structs start zeroed (every field is an integer, a float, a
+//! pointer, an optional function or a C enum whose 0 is a variant), so no field is ever read
+//! uninitialised, whichever ones a libwebp version's init functions leave alone.
+
+use std::ffi::c_int;
 
 use libwebp_sys as sys;
 
 use super::planar::Planes;
 use super::{Layout, PipelineError, Pixels};
 
-fn failed(what: &str) -> PipelineError {
-    PipelineError::Internal(format!("libwebp: {what}"))
+fn failed(what: impl Into<String>) -> PipelineError {
+    PipelineError::internal(format!("libwebp: {}", what.into()))
 }
 
-fn side(value: u32) -> Result<i32, PipelineError> {
-    i32::try_from(value).map_err(|_| failed("image side out of range"))
+fn side(value: u32) -> Result<c_int, PipelineError> {
+    c_int::try_from(value).map_err(|_| failed("image side out of range"))
 }
 
 /// Encoder settings: libwebp's defaults (method 4, as sharp's default effort) at `quality`.
 fn config(quality: u8) -> Result<sys::WebPConfig, PipelineError> {
-    let mut config = std::mem::MaybeUninit::<sys::WebPConfig>::uninit();
-    // SAFETY: the init function writes every field of the config it is given.
+    // SAFETY: all-zero bytes are a valid WebPConfig (see the module header).
+    let mut config: sys::WebPConfig = unsafe { std::mem::zeroed() };
+    // SAFETY: `config` is a valid, exclusively borrowed WebPConfig for the call's duration.
     let ok = unsafe {
         sys::WebPConfigInitInternal(
-            config.as_mut_ptr(),
+            &mut config,
             sys::WebPPreset::WEBP_PRESET_DEFAULT,
             f32::from(quality),
-            sys::WEBP_ENCODER_ABI_VERSION as i32,
+            sys::WEBP_ENCODER_ABI_VERSION as c_int,
         )
     };
     if ok == 0 {
         return Err(failed("config version mismatch"));
     }
-    // SAFETY: initialised above.
-    Ok(unsafe { config.assume_init() })
+    Ok(config)
 }
 
 /// A `WebPPicture` that frees whatever libwebp allocated in it when dropped.
@@ -40,25 +44,61 @@ struct Picture(sys::WebPPicture);
 
 impl Picture {
     fn new(width: u32, height: u32) -> Result<Self, PipelineError> {
-        let mut picture = std::mem::MaybeUninit::<sys::WebPPicture>::uninit();
-        // SAFETY: the init function writes every field of the picture it is given.
+        // SAFETY: all-zero bytes are a valid WebPPicture (see the module header), and a zeroed
+        // picture owns no memory, so dropping it early is harmless.
+        let mut picture = Self(unsafe { std::mem::zeroed() });
+        // SAFETY: the picture is valid and exclusively borrowed for the call's duration.
         let ok = unsafe {
-            sys::WebPPictureInitInternal(picture.as_mut_ptr(), sys::WEBP_ENCODER_ABI_VERSION as i32)
+            sys::WebPPictureInitInternal(&mut picture.0, sys::WEBP_ENCODER_ABI_VERSION as c_int)
         };
         if ok == 0 {
             return Err(failed("picture version mismatch"));
         }
-        // SAFETY: initialised above.
-        let mut picture = Self(unsafe { picture.assume_init() });
         picture.0.width = side(width)?;
         picture.0.height = side(height)?;
         Ok(picture)
+    }
+
+    /// The Y', U and V planes libwebp allocated, as slices: checked against the sizes about to
+    /// be copied in rather than trusted.
+    fn yuv_planes_mut(
+        &mut self,
+        (width, height): (usize, usize),
+        (chroma_w, chroma_h): (usize, usize),
+    ) -> Result<[(&mut [u8], usize); 3], PipelineError> {
+        let p = &self.0;
+        let y_stride = usize::try_from(p.y_stride).map_err(|_| failed("negative Y stride"))?;
+        let uv_stride = usize::try_from(p.uv_stride).map_err(|_| failed("negative UV stride"))?;
+        let fits = y_stride >= width
+            && uv_stride >= chroma_w
+            && usize::try_from(p.width).ok() == Some(width)
+            && usize::try_from(p.height).ok() == Some(height)
+            && chroma_h == height.div_ceil(2)
+            && ![p.y, p.u, p.v].iter().any(|plane| plane.is_null());
+        if !fits {
+            return Err(failed("picture planes are not laid out as expected"));
+        }
+        let y_len = y_stride.checked_mul(height).ok_or_else(|| failed("Y plane too large"))?;
+        let uv_len = uv_stride.checked_mul(chroma_h).ok_or_else(|| failed("UV plane too large"))?;
+        // SAFETY: for a YUV420 picture, WebPPictureAlloc allocates `y_stride × height` bytes at
+        // `y` and `uv_stride × ⌈height/2⌉` at each of `u` and `v` (picture_enc.c), three
+        // separate regions that live until WebPPictureFree in `Drop`; `&mut self` keeps any
+        // other access out while the slices live. Strides and sides were checked above.
+        let planes = unsafe {
+            [
+                (std::slice::from_raw_parts_mut(p.y, y_len), y_stride),
+                (std::slice::from_raw_parts_mut(p.u, uv_len), uv_stride),
+                (std::slice::from_raw_parts_mut(p.v, uv_len), uv_stride),
+            ]
+        };
+        Ok(planes)
     }
 }
 
 impl Drop for Picture {
     fn drop(&mut self) {
-        // SAFETY: the picture was initialised; freeing an unallocated picture is a no-op.
+        // SAFETY: the picture is valid (zeroed or initialised); WebPPictureFree frees what
+        // libwebp allocated in it and does nothing for a picture that owns no memory.
         unsafe { sys::WebPPictureFree(&mut self.0) };
     }
 }
@@ -68,24 +108,26 @@ struct Output(sys::WebPMemoryWriter);
 
 impl Drop for Output {
     fn drop(&mut self) {
-        // SAFETY: initialised by `encode`; clearing frees the buffer the writer grew.
+        // SAFETY: the writer was initialised by WebPMemoryWriterInit in `encode`; clearing
+        // frees the buffer it grew (and is a no-op on an empty one).
         unsafe { sys::WebPMemoryWriterClear(&mut self.0) };
     }
 }
 
 fn encode(mut picture: Picture, quality: u8) -> Result<Vec<u8>, PipelineError> {
     let config = config(quality)?;
-    // SAFETY: the writer is plain data (a null pointer and sizes), valid zeroed; the picture
-    // points at it only for the duration of `WebPEncode`, while `output` is alive.
+    // SAFETY: the writer is plain data (a null pointer and sizes), valid when zeroed.
     let mut output = Output(unsafe { std::mem::zeroed() });
-    let ok = unsafe {
-        sys::WebPMemoryWriterInit(&mut output.0);
-        picture.0.writer = Some(sys::WebPMemoryWrite);
-        picture.0.custom_ptr = (&raw mut output.0).cast();
-        sys::WebPEncode(&config, &mut picture.0)
-    };
+    // SAFETY: the writer is valid and exclusively borrowed for the call's duration.
+    unsafe { sys::WebPMemoryWriterInit(&mut output.0) };
+    picture.0.writer = Some(sys::WebPMemoryWrite);
+    picture.0.custom_ptr = (&raw mut output.0).cast();
+    // SAFETY: config and picture are initialised; the picture's writer points at `output`,
+    // which outlives this call, and libwebp uses `custom_ptr` only during it.
+    let ok = unsafe { sys::WebPEncode(&config, &mut picture.0) };
+    picture.0.custom_ptr = std::ptr::null_mut();
     if ok == 0 {
-        return Err(failed(&format!(
+        return Err(failed(format!(
             "encoding failed ({:?})",
             picture.0.error_code
         )));
@@ -102,12 +144,13 @@ pub fn from_pixels(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, PipelineErro
     let mut picture = Picture::new(pixels.width, pixels.height)?;
     let channels = pixels.layout.channels();
     let stride = side(pixels.width)?
-        .checked_mul(channels as i32)
+        .checked_mul(channels as c_int)
         .ok_or_else(|| failed("row too long"))?;
     if pixels.data.len() != pixels.width as usize * pixels.height as usize * channels {
         return Err(failed("pixel buffer does not match its size"));
     }
-    // SAFETY: `data` holds `height` rows of `stride` bytes, checked above; libwebp copies them.
+    // SAFETY: `data` holds `height` rows of `stride` bytes (checked above) and outlives the
+    // call; libwebp copies them into memory of its own.
     let ok = unsafe {
         match pixels.layout {
             Layout::Rgb8 => sys::WebPPictureImportRGB(&mut picture.0, pixels.data.as_ptr(), stride),
@@ -133,31 +176,13 @@ pub fn from_planes(planes: &Planes, quality: u8) -> Result<Vec<u8>, PipelineErro
     if unsafe { sys::WebPPictureAlloc(&mut picture.0) } == 0 {
         return Err(failed("out of memory allocating planes"));
     }
-    let (width, height) = (planes.width as usize, planes.height as usize);
-    let (chroma_w, chroma_h) = planes.chroma_size();
-    let (y_stride, uv_stride) = (picture.0.y_stride as usize, picture.0.uv_stride as usize);
-    let (luma, chroma) = (luma_table(), chroma_table());
-    // SAFETY: WebPPictureAlloc made `height` rows of `y_stride` bytes for Y and `(height+1)/2`
-    // rows of `uv_stride` for U and V, with strides at least the row widths copied here.
-    unsafe {
-        copy_plane(planes.y(), width, height, picture.0.y, y_stride, &luma);
-        copy_plane(
-            planes.cb(),
-            chroma_w,
-            chroma_h,
-            picture.0.u,
-            uv_stride,
-            &chroma,
-        );
-        copy_plane(
-            planes.cr(),
-            chroma_w,
-            chroma_h,
-            picture.0.v,
-            uv_stride,
-            &chroma,
-        );
-    }
+    let size = (planes.width as usize, planes.height as usize);
+    let chroma = planes.chroma_size();
+    let [y, u, v] = picture.yuv_planes_mut(size, chroma)?;
+    let (luma, chroma_table) = (luma_table(), chroma_table());
+    copy_plane(planes.y(), planes.luma_stride(), size, y, &luma);
+    copy_plane(planes.cb(), chroma.0, chroma, u, &chroma_table);
+    copy_plane(planes.cr(), chroma.0, chroma, v, &chroma_table);
     encode(picture, quality)
 }
 
@@ -172,20 +197,18 @@ fn chroma_table() -> [u8; 256] {
     std::array::from_fn(|v| ((128 * 31 + v as u32 * 224 + 127) / 255) as u8)
 }
 
-/// # Safety
-/// `dest` must point at `rows` rows of `dest_stride` bytes, `dest_stride >= width`.
-unsafe fn copy_plane(
+/// Copies `width`×`rows` samples from `source` (rows `source_stride` apart) into `dest` (rows
+/// `dest_stride` apart), mapped through `table`.
+fn copy_plane(
     source: &[u8],
-    width: usize,
-    rows: usize,
-    dest: *mut u8,
-    dest_stride: usize,
+    source_stride: usize,
+    (width, rows): (usize, usize),
+    (dest, dest_stride): (&mut [u8], usize),
     table: &[u8; 256],
 ) {
-    for (row, line) in source.chunks_exact(width).take(rows).enumerate() {
-        // SAFETY: row < rows and width <= dest_stride, per the caller's promise.
-        let out = unsafe { std::slice::from_raw_parts_mut(dest.add(row * dest_stride), width) };
-        for (o, &v) in out.iter_mut().zip(line) {
+    let lines = source.chunks(source_stride).zip(dest.chunks_mut(dest_stride));
+    for (line, out) in lines.take(rows) {
+        for (o, &v) in out[..width].iter_mut().zip(&line[..width]) {
             *o = table[usize::from(v)];
         }
     }
@@ -201,5 +224,13 @@ mod tests {
         assert_eq!((luma[0], luma[255]), (16, 235));
         let chroma = chroma_table();
         assert_eq!((chroma[0], chroma[128], chroma[255]), (16, 128, 240));
+    }
+
+    #[test]
+    fn planes_are_copied_row_by_row_across_strides() {
+        let source = [0, 255, 9, 128, 128, 9];
+        let mut dest = [7u8; 8];
+        copy_plane(&source, 3, (2, 2), (&mut dest, 4), &luma_table());
+        assert_eq!(dest, [16, 235, 7, 7, 126, 126, 7, 7]);
     }
 }

@@ -13,6 +13,9 @@ pub use transform_query::{TransformQuery, negotiate};
 pub use upload_form::{FilePart, FormLimits, UploadForm, discard_body, read_upload_form};
 pub use upload_kind::UploadKind;
 
+/// What caused a malformed or unreadable body: multer's or the transport's error, or ours.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a request was refused before any file was looked at.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -21,7 +24,7 @@ pub enum RequestError {
     #[error("request Content-Type must be multipart/form-data")]
     UnsupportedMediaType,
     #[error("malformed multipart body: {0}")]
-    MalformedMultipart(String),
+    MalformedMultipart(#[source] Cause),
     #[error("the request has no file part")]
     MissingFile,
     #[error("too many files: at most {max} per request")]
@@ -31,7 +34,7 @@ pub enum RequestError {
     #[error("request body is larger than {max} bytes")]
     PayloadTooLarge { max: u64 },
     #[error("request body could not be read: {0}")]
-    BodyRead(String),
+    BodyRead(#[source] Cause),
     #[error("query parameter `{param}` {problem}")]
     InvalidParam { param: String, problem: String },
     #[error("size {width}x{height} is not one of the allowed sizes")]

@@ -221,8 +221,8 @@ fn form_error(error: multer::Error, limits: FormLimits) -> RequestError {
         multer::Error::StreamSizeExceeded { .. } => RequestError::PayloadTooLarge {
             max: limits.max_request_bytes,
         },
-        multer::Error::StreamReadFailed(cause) => RequestError::BodyRead(cause.to_string()),
-        other => RequestError::MalformedMultipart(other.to_string()),
+        multer::Error::StreamReadFailed(cause) => RequestError::BodyRead(cause),
+        other => RequestError::MalformedMultipart(other.into()),
     }
 }
 

@@ -30,7 +30,7 @@ impl UploadKind {
     pub fn preset(self) -> Preset {
         match self {
             Self::Profile => Preset::Profile,
-            Self::Image => Preset::Display,
+            Self::Image => Preset::Image,
         }
     }
 }

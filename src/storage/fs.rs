@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -52,7 +52,19 @@ impl FsStore {
         self.root.join(META_DIR).join(format!("{key}.json"))
     }
 
-    async fn put_object(&self, object: NewObject) -> Result<(), StoreError> {
+}
+
+#[async_trait]
+impl Store for FsStore {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn default_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.files_url)
+    }
+
+    async fn put(&self, object: NewObject) -> Result<(), StoreError> {
         let path = self.object_path(&object.key)?;
         if tokio::fs::try_exists(&path).await? {
             return Ok(());
@@ -66,7 +78,7 @@ impl FsStore {
         write_atomically(&path, &object.bytes).await
     }
 
-    async fn get_object(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let path = self.object_path(key)?;
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
@@ -94,10 +106,8 @@ impl FsStore {
             version: version_of(&metadata),
         }))
     }
-}
 
-impl FsStore {
-    async fn object_version(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
         let path = self.object_path(key)?;
         match tokio::fs::metadata(&path).await {
             Ok(metadata) if metadata.is_file() => Ok(Some(version_of(&metadata))),
@@ -155,24 +165,3 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(result?)
 }
 
-impl Store for FsStore {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    fn default_url(&self, key: &str) -> String {
-        format!("{}/{key}", self.files_url)
-    }
-
-    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.put_object(object))
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
-        Box::pin(self.get_object(key))
-    }
-
-    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        Box::pin(self.object_version(key))
-    }
-}

@@ -10,10 +10,7 @@ const HASH_HEX_LEN: usize = 32;
 
 pub fn content_key(prefix: &str, now: DateTime<Utc>, bytes: &[u8], extension: &str) -> String {
     let digest = Sha256::digest(bytes);
-    let mut hash = String::with_capacity(HASH_HEX_LEN);
-    for byte in &digest[..HASH_HEX_LEN / 2] {
-        hash.push_str(&format!("{byte:02x}"));
-    }
+    let hash = hex::encode(&digest[..HASH_HEX_LEN / 2]);
     format!("{prefix}/{}/{hash}.{extension}", now.format("%Y/%m/%d"))
 }
 

@@ -5,10 +5,11 @@ mod fs;
 mod key;
 mod s3;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 
 pub use fs::FsStore;
 pub use key::{content_key, is_safe_key};
@@ -41,11 +42,18 @@ pub enum StoreError {
     #[error("disk storage failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("S3 request failed: {0}")]
-    S3(String),
+    S3(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    fn s3(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::S3(Box::new(error))
+    }
 }
 
 /// Objects are immutable: a key names its content, so `put` on an existing key keeps what is
 /// there (the bytes are the same by construction) and never half-writes.
+#[async_trait]
 pub trait Store: Send + Sync {
     /// The bucket name reported to clients.
     fn bucket(&self) -> &str;
@@ -53,14 +61,15 @@ pub trait Store: Send + Sync {
     /// Where the object can be fetched when no public base URL is configured.
     fn default_url(&self, key: &str) -> String;
 
-    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Returns once the object is durably stored (or was already there).
+    async fn put(&self, object: NewObject) -> Result<(), StoreError>;
 
     /// `Ok(None)` when no object has that key.
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>>;
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
 
     /// A token that changes whenever the object at `key` changes (S3's ETag; size and
     /// modification time on disk), read without fetching the bytes. `Ok(None)` when absent.
-    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+    async fn version(&self, key: &str) -> Result<Option<String>, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -100,23 +109,27 @@ pub fn content_disposition(original_name: &str) -> String {
     format!("inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Opens the backend the configuration names. Call after `Config::validate` (as
-/// `AppState::from_config` does).
-pub async fn open(config: &crate::Config) -> SharedStore {
-    use crate::config::StorageKind;
-    match config.storage {
-        StorageKind::Fs => {
-            let bucket = config.bucket.clone().unwrap_or_else(|| "local".to_owned());
-            Arc::new(FsStore::new(
-                &config.data_dir,
-                bucket,
-                format!("http://{}/files", config.addr),
-            ))
-        }
-        StorageKind::S3 => {
-            let bucket = config.bucket.as_deref().unwrap_or_default();
-            Arc::new(S3Store::from_env(bucket, config.s3_force_path_style).await)
-        }
+/// Which backend stores the objects, as the configuration names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Files under `root`; `bucket` is only a label in answers.
+    Disk { root: PathBuf, bucket: String },
+    /// An S3 bucket, or one on any S3-compatible server (`AWS_ENDPOINT_URL`).
+    S3 {
+        bucket: String,
+        force_path_style: bool,
+    },
+}
+
+/// Opens `backend`. `files_url` is where this server serves disk objects back
+/// (`http://{addr}/files`), the base of their `fileUrl` when no public base URL is set.
+pub async fn open(backend: &Backend, files_url: String) -> SharedStore {
+    match backend {
+        Backend::Disk { root, bucket } => Arc::new(FsStore::new(root, bucket.clone(), files_url)),
+        Backend::S3 {
+            bucket,
+            force_path_style,
+        } => Arc::new(S3Store::from_env(bucket, *force_path_style).await),
     }
 }
 

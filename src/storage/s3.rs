@@ -3,9 +3,9 @@
 //! conditional (`If-None-Match: *`), so an existing object is never replaced.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use futures_util::future::BoxFuture;
+use async_trait::async_trait;
 
 use super::{
     IMMUTABLE_CACHE_CONTROL, NewObject, Store, StoreError, StoredObject, content_disposition,
@@ -58,7 +58,19 @@ impl S3Store {
         )
     }
 
-    async fn put_object(&self, object: NewObject) -> Result<(), StoreError> {
+}
+
+#[async_trait]
+impl Store for S3Store {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn default_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.object_url_base)
+    }
+
+    async fn put(&self, object: NewObject) -> Result<(), StoreError> {
         let mut request = self
             .client
             .put_object()
@@ -86,11 +98,11 @@ impl S3Store {
             {
                 Ok(())
             }
-            Err(e) => Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(StoreError::s3(e)),
         }
     }
 
-    async fn get_object(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let response = match self
             .client
             .get_object()
@@ -101,7 +113,7 @@ impl S3Store {
         {
             Ok(response) => response,
             Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Ok(None),
-            Err(e) => return Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+            Err(e) => return Err(StoreError::s3(e)),
         };
         let content_type = response
             .content_type()
@@ -113,7 +125,7 @@ impl S3Store {
             .body
             .collect()
             .await
-            .map_err(|e| StoreError::S3(e.to_string()))?
+            .map_err(StoreError::s3)?
             .into_bytes();
         Ok(Some(StoredObject {
             bytes,
@@ -122,10 +134,8 @@ impl S3Store {
             version,
         }))
     }
-}
 
-impl S3Store {
-    async fn object_version(&self, key: &str) -> Result<Option<String>, StoreError> {
+    async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self
             .client
             .head_object()
@@ -136,29 +146,7 @@ impl S3Store {
         {
             Ok(head) => Ok(Some(head.e_tag().unwrap_or_default().to_owned())),
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
-            Err(e) => Err(StoreError::S3(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(StoreError::s3(e)),
         }
-    }
-}
-
-impl Store for S3Store {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    fn default_url(&self, key: &str) -> String {
-        format!("{}/{key}", self.object_url_base)
-    }
-
-    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.put_object(object))
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
-        Box::pin(self.get_object(key))
-    }
-
-    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        Box::pin(self.object_version(key))
     }
 }

@@ -1,0 +1,41 @@
+//! The router: every route, and the layers every answer passes through (time limit, panics as
+//! JSON, CORS, the one log line of a failed request). One `app(state)` serves the local server,
+//! the Lambda entry point and the tests alike.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use super::{cors, files, log, method_not_allowed, not_found, time_limit, transform, upload};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn app(state: AppState) -> Router {
+    let origins = Arc::new(state.config.http().allowed_origins.clone());
+    let timeout = state.config.http().request_timeout;
+    let routes = Router::new()
+        .route("/upload", post(upload::upload))
+        .route("/files/{*key}", get(files::serve))
+        .route("/img/{*key}", get(transform::transform))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(from_fn_with_state(timeout, time_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked").into_response()
+        }));
+    // CORS goes around routing rather than inside each route, so every answer (404s, 405s,
+    // panics turned into 500s) gets its headers and OPTIONS can be answered for any route.
+    let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
+    Router::new()
+        .fallback_service(with_cors)
+        .layer(from_fn(log::failures))
+        .layer(TraceLayer::new_for_http())
+}

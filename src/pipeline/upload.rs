@@ -1,0 +1,160 @@
+//! An upload, start to finish: sniff the real format, read the header and check the pixel
+//! limits before any pixel is decoded, decode (shrinking JPEGs in the DCT domain when the preset
+//! allows), resize, convert to sRGB, turn upright, and encode without metadata.
+//!
+//! The orientation is applied after the resize: the box is computed on the upright dimensions,
+//! so the result is the same as orienting first, and rotating the small image is far cheaper.
+
+use super::planar::{self, PlaneDecode};
+use super::route::{self, Job};
+use super::{
+    Header, PipelineError, PixelLimits, Preset, ProcessedImage, color, decode, encode, fit,
+    orient, probe, resize, sniff,
+};
+
+pub fn process(
+    bytes: &[u8],
+    preset: Preset,
+    limits: &PixelLimits,
+) -> Result<ProcessedImage, PipelineError> {
+    let format = sniff::sniff(bytes)?;
+    let header = probe::probe(bytes, format, limits)?;
+    let (upright_w, upright_h) = header.upright_dimensions();
+    let (target_w, target_h) = preset.fit(upright_w, upright_h);
+    let stored_target = header.stored_dimensions_of(target_w, target_h);
+    if route::takes_planes(&header, Job::Upload) {
+        match planar::decode(bytes, &header, stored_target)? {
+            PlaneDecode::Decoded(planes) => {
+                return from_planes(planes, &header, stored_target);
+            }
+            PlaneDecode::Refused(why) => {
+                tracing::debug!(%why, "planar path refused the file; taking the RGB path");
+            }
+        }
+    }
+    from_pixels(bytes, &header, stored_target, limits)
+}
+
+fn from_planes(
+    decoded: planar::Planes,
+    header: &Header,
+    stored_target: (u32, u32),
+) -> Result<ProcessedImage, PipelineError> {
+    let resized = planar::resize(&decoded, fit::Region::WHOLE, stored_target)?;
+    drop(decoded);
+    let upright = planar::orient(resized, header.orientation)?;
+    encode::encode_upload_planes(&upright)
+}
+
+fn from_pixels(
+    bytes: &[u8],
+    header: &Header,
+    stored_target: (u32, u32),
+    limits: &PixelLimits,
+) -> Result<ProcessedImage, PipelineError> {
+    let decoded = decode::decode(bytes, header, stored_target, limits)?;
+    // An alpha channel with nothing transparent in it is written as JPEG anyway; dropping it
+    // now resamples three channels instead of four, with no premultiplying.
+    let pixels = decoded.pixels.without_opaque_alpha();
+    let resized = resize::resize_region(pixels, decoded.area, stored_target)?;
+    let srgb = color::to_srgb(resized, header.icc.as_deref())?;
+    let upright = orient::apply(srgb, header.orientation)?;
+    encode::encode(upright)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::test_images::{
+        LIMITS, luma, mean_abs_diff, rgb_of, test_jpeg, test_jpeg_subsampled,
+    };
+    use crate::pipeline::SourceFormat;
+
+    #[test]
+    fn every_chroma_subsampling_uploads_whichever_path_takes_it() {
+        use turbojpeg::Subsamp;
+        for subsamp in [
+            Subsamp::None,
+            Subsamp::Sub2x1,
+            Subsamp::Sub2x2,
+            Subsamp::Sub1x2,
+            Subsamp::Sub4x1,
+            Subsamp::Sub1x4,
+            Subsamp::Gray,
+        ] {
+            let jpeg = test_jpeg_subsampled(1001, 701, subsamp);
+            for (preset, size) in [(Preset::Profile, (200, 140)), (Preset::Image, (1001, 701))] {
+                let out = process(&jpeg, preset, &LIMITS).unwrap();
+                assert_eq!((out.width, out.height), size, "{subsamp:?}");
+                let decoded = rgb_of(&out.bytes);
+                assert_eq!(
+                    (decoded.width, decoded.height),
+                    (size.0 as usize, size.1 as usize)
+                );
+            }
+        }
+    }
+
+    fn planes_of(jpeg: &[u8], header: &Header, target: (u32, u32)) -> planar::Planes {
+        match planar::decode(jpeg, header, target).unwrap() {
+            PlaneDecode::Decoded(planes) => planes,
+            PlaneDecode::Refused(why) => panic!("planar path refused: {why}"),
+        }
+    }
+
+    #[test]
+    fn the_planar_path_is_as_close_to_the_source_as_the_rgb_path() {
+        let jpeg = test_jpeg(1001, 701);
+        let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
+        assert!(route::takes_planes(&header, Job::Upload));
+        for target in [(200, 140), (640, 448), (1001, 701)] {
+            let planar = from_planes(planes_of(&jpeg, &header, target), &header, target).unwrap();
+            let pixels = from_pixels(&jpeg, &header, target, &LIMITS).unwrap();
+            assert_eq!((planar.width, planar.height), target);
+            let full = decode::decode(&jpeg, &header, (1001, 701), &LIMITS).unwrap();
+            let reference = resize::resize_region(full.pixels, full.area, target).unwrap();
+            let (a, b) = (rgb_of(&planar.bytes), rgb_of(&pixels.bytes));
+            // Both end as JPEG 4:2:0, so both lose chroma detail the reference keeps; the
+            // planar path may not lose more, and its luma must be the RGB path's.
+            let planar_error = mean_abs_diff(&a.pixels, &reference.data);
+            let rgb_error = mean_abs_diff(&b.pixels, &reference.data);
+            assert!(
+                planar_error <= rgb_error + 0.5,
+                "{target:?}: planar {planar_error:.2}, rgb {rgb_error:.2}"
+            );
+            let luma_gap = mean_abs_diff(&luma(&a.pixels), &luma(&reference.data))
+                - mean_abs_diff(&luma(&b.pixels), &luma(&reference.data));
+            assert!(
+                luma_gap.abs() < 0.1,
+                "{target:?}: luma error gap {luma_gap:.3}"
+            );
+        }
+    }
+
+    /// 2005×1605 at 1/8 decodes to 251×201, of which 250.625×200.625 is image. Resampling only
+    /// the image part must land much nearer a full decode than stretching all 251×201.
+    #[test]
+    fn dct_scaled_decodes_are_not_stretched_by_their_partial_blocks() {
+        let jpeg = test_jpeg(2005, 1605);
+        let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
+        let target = (200, 160);
+        let resample = |decode_to: (u32, u32), exact: bool| {
+            let decoded = decode::decode(&jpeg, &header, decode_to, &LIMITS).unwrap();
+            let area = if exact {
+                decoded.area
+            } else {
+                fit::Region::WHOLE
+            };
+            resize::resize_region(decoded.pixels, area, target)
+                .unwrap()
+                .data
+        };
+        let reference = resample((2005, 1605), true);
+        let exact = mean_abs_diff(&resample(target, true), &reference);
+        let stretched = mean_abs_diff(&resample(target, false), &reference);
+        assert!(
+            exact * 2.0 < stretched,
+            "image area {exact}, whole buffer {stretched}"
+        );
+    }
+}

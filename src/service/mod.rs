@@ -1,0 +1,28 @@
+//! The use cases: what an upload and a transform do, in terms of the pipeline and the store,
+//! with no HTTP in sight. The HTTP edge parses a request, calls one of these, and turns the
+//! outcome (or a [`ServiceError`]) into an answer.
+
+mod render;
+mod upload;
+mod workers;
+
+pub use render::{RenderedObject, Renders};
+pub use upload::{StoredImage, Uploads};
+pub use workers::Workers;
+
+use crate::pipeline::PipelineError;
+use crate::storage::StoreError;
+
+/// Why a use case failed, with its cause kept for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no such object")]
+    NotFound,
+    /// The blocking task an image job ran on panicked or was cancelled.
+    #[error("image job failed")]
+    Job(#[from] tokio::task::JoinError),
+}

@@ -1,0 +1,70 @@
+//! The upload use case: one file's bytes through the pipeline and into the store under a key
+//! named by its content.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::{ServiceError, Workers};
+use crate::pipeline::{self, PixelLimits, Preset};
+use crate::storage::{NewObject, SharedStore, content_key};
+
+/// Processes and stores uploaded files.
+pub struct Uploads {
+    store: SharedStore,
+    workers: Workers,
+    limits: PixelLimits,
+}
+
+/// A file as it was stored.
+#[derive(Debug)]
+pub struct StoredImage {
+    pub key: String,
+    pub content_type: &'static str,
+    pub size: usize,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Uploads {
+    pub fn new(store: SharedStore, workers: Workers, limits: PixelLimits) -> Self {
+        Self {
+            store,
+            workers,
+            limits,
+        }
+    }
+
+    /// Runs the pipeline on `file` with `preset`, then stores the result under
+    /// `{prefix}/{date}/{hash}.{ext}`. Returns once the store has confirmed the write.
+    pub async fn store(
+        &self,
+        file: Bytes,
+        preset: Preset,
+        prefix: &str,
+        now: DateTime<Utc>,
+        original_name: Option<String>,
+    ) -> Result<StoredImage, ServiceError> {
+        let limits = self.limits;
+        let image = self
+            .workers
+            .run(move || pipeline::process(&file, preset, &limits))
+            .await?;
+        let key = content_key(prefix, now, &image.bytes, image.format.extension());
+        let stored = StoredImage {
+            key: key.clone(),
+            content_type: image.format.content_type(),
+            size: image.bytes.len(),
+            width: image.width,
+            height: image.height,
+        };
+        self.store
+            .put(NewObject {
+                key,
+                bytes: Bytes::from(image.bytes),
+                content_type: stored.content_type,
+                original_name,
+            })
+            .await?;
+        Ok(stored)
+    }
+}

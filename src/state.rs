@@ -1,0 +1,38 @@
+//! What every handler can reach: the configuration, the store and the two use cases, built once
+//! from a [`Config`] by both entry points and by the tests. Cheap to clone.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::service::{Renders, Uploads, Workers};
+use crate::storage::{self, SharedStore};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: SharedStore,
+    pub uploads: Arc<Uploads>,
+    pub renders: Arc<Renders>,
+}
+
+impl AppState {
+    /// Opens the store the configuration names: what both entry points do.
+    pub async fn from_config(config: Config) -> Self {
+        let files_url = format!("http://{}/files", config.http().addr);
+        let store = storage::open(config.storage(), files_url).await;
+        Self::new(config, store)
+    }
+
+    /// State over a store the caller opened (tests, embedders).
+    pub fn new(config: Config, store: SharedStore) -> Self {
+        let limits = config.limits();
+        let workers = Workers::new(limits.worker_count());
+        let pixels = limits.pixels();
+        Self {
+            uploads: Arc::new(Uploads::new(Arc::clone(&store), workers.clone(), pixels)),
+            renders: Arc::new(Renders::new(Arc::clone(&store), workers, pixels)),
+            store,
+            config: Arc::new(config),
+        }
+    }
+}
