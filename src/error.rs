@@ -276,6 +276,9 @@ mod tests {
         let error = ApiError::from(StoreError::Io(io));
         assert_eq!(error.code(), ErrorCode::StorageUnavailable);
         assert_eq!(error.public_message(), "storage is unavailable, try again");
-        assert_eq!(error.failure(None).cause, "disk storage failed: disk on fire");
+        assert_eq!(
+            error.failure(None).cause,
+            "disk storage failed: disk on fire"
+        );
     }
 }

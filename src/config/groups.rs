@@ -18,7 +18,12 @@ use super::values::{
 #[derive(Debug, Clone, Args)]
 pub struct HttpConfig {
     /// Address the local server listens on.
-    #[arg(long, env = "PIXGATE_ADDR", value_name = "PIXGATE_ADDR", default_value = "127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "PIXGATE_ADDR",
+        value_name = "PIXGATE_ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
     pub addr: SocketAddr,
 
     /// Origins allowed by CORS: `*` or a comma-separated list of exact origins.
@@ -48,11 +53,22 @@ pub enum StorageKind {
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
     /// Storage backend.
-    #[arg(long, env = "PIXGATE_STORAGE", value_name = "PIXGATE_STORAGE", value_enum, default_value = "fs")]
+    #[arg(
+        long,
+        env = "PIXGATE_STORAGE",
+        value_name = "PIXGATE_STORAGE",
+        value_enum,
+        default_value = "fs"
+    )]
     pub storage: StorageKind,
 
     /// Directory for the disk backend.
-    #[arg(long, env = "PIXGATE_DATA_DIR", value_name = "PIXGATE_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        env = "PIXGATE_DATA_DIR",
+        value_name = "PIXGATE_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     /// Bucket name: required for S3; only a label in answers for the disk backend.
@@ -88,7 +104,12 @@ pub struct Limits {
     pub max_side: u32,
 
     /// Image jobs run at once; 0 means one per CPU core.
-    #[arg(long, env = "PIXGATE_WORKERS", value_name = "PIXGATE_WORKERS", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "PIXGATE_WORKERS",
+        value_name = "PIXGATE_WORKERS",
+        default_value_t = 0
+    )]
     pub workers: usize,
 }
 

@@ -146,7 +146,8 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let argv = std::iter::once(OsString::from("pixgate")).chain(args.into_iter().map(Into::into));
+        let argv =
+            std::iter::once(OsString::from("pixgate")).chain(args.into_iter().map(Into::into));
         Self::try_from(Standalone::try_parse_from(argv)?.args)
     }
 
@@ -260,19 +261,37 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["--storage", "s3"], "PIXGATE_BUCKET"),
             (&["--storage", "s3", "--bucket", ""], "PIXGATE_BUCKET"),
-            (&["--public-base-url", "cdn.example.com"], "PIXGATE_PUBLIC_BASE_URL"),
-            (&["--public-base-url", "https://cdn.example.com/"], "PIXGATE_PUBLIC_BASE_URL"),
-            (&["--allowed-origins", "chat.example.com"], "PIXGATE_ALLOWED_ORIGINS"),
+            (
+                &["--public-base-url", "cdn.example.com"],
+                "PIXGATE_PUBLIC_BASE_URL",
+            ),
+            (
+                &["--public-base-url", "https://cdn.example.com/"],
+                "PIXGATE_PUBLIC_BASE_URL",
+            ),
+            (
+                &["--allowed-origins", "chat.example.com"],
+                "PIXGATE_ALLOWED_ORIGINS",
+            ),
             (&["--allowed-origins", " , "], "PIXGATE_ALLOWED_ORIGINS"),
             (&["--max-files", "0"], "PIXGATE_MAX_FILES"),
             (&["--max-request-bytes", "10"], "PIXGATE_MAX_REQUEST_BYTES"),
-            (&["--request-timeout-secs", "0"], "PIXGATE_REQUEST_TIMEOUT_SECS"),
+            (
+                &["--request-timeout-secs", "0"],
+                "PIXGATE_REQUEST_TIMEOUT_SECS",
+            ),
             (&["--profile-prefix", "../up"], "PIXGATE_PROFILE_PREFIX"),
             (&["--image-prefix", "a//b"], "PIXGATE_IMAGE_PREFIX"),
             (&["--image-prefix", "profile"], "PIXGATE_IMAGE_PREFIX"),
-            (&["--transform-prefixes", "a,../b"], "PIXGATE_TRANSFORM_PREFIXES"),
+            (
+                &["--transform-prefixes", "a,../b"],
+                "PIXGATE_TRANSFORM_PREFIXES",
+            ),
             (&["--transform-max-side", "0"], "PIXGATE_TRANSFORM_MAX_SIDE"),
-            (&["--transform-cache-control", "a\u{7f}b"], "PIXGATE_TRANSFORM_CACHE_CONTROL"),
+            (
+                &["--transform-cache-control", "a\u{7f}b"],
+                "PIXGATE_TRANSFORM_CACHE_CONTROL",
+            ),
             (&["--signing-key", "short"], "PIXGATE_SIGNING_KEYS"),
             (&["--allowed-sizes", "200x"], "PIXGATE_ALLOWED_SIZES"),
             (&["--allowed-sizes", "5000x1"], "PIXGATE_ALLOWED_SIZES"),

@@ -2,7 +2,9 @@
 //! immutable and their keys hold a content hash, which doubles as a strong ETag.
 
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use headers::ETag;
@@ -21,7 +23,10 @@ pub async fn serve(
         return Err(ApiError::NotFound);
     }
     let etag = etag_of(&key);
-    if etag.as_ref().is_some_and(|etag| not_modified(&headers, etag)) {
+    if etag
+        .as_ref()
+        .is_some_and(|etag| not_modified(&headers, etag))
+    {
         return Ok(with_cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
             &etag,
@@ -70,7 +75,13 @@ mod tests {
 
     #[test]
     fn etag_is_the_content_hash_of_the_key() {
-        assert_eq!(etag_of("profile/2026/01/02/abc123.jpg"), strong_etag("abc123"));
-        assert_ne!(etag_of("profile/2026/01/02/abc124.jpg"), strong_etag("abc123"));
+        assert_eq!(
+            etag_of("profile/2026/01/02/abc123.jpg"),
+            strong_etag("abc123")
+        );
+        assert_ne!(
+            etag_of("profile/2026/01/02/abc124.jpg"),
+            strong_etag("abc123")
+        );
     }
 }

@@ -102,7 +102,13 @@ async fn store_file(
     let prefix = state.config.upload().prefix(kind).as_str();
     let stored = state
         .uploads
-        .store(bytes, kind.preset(), prefix, now, part.original_name.clone())
+        .store(
+            bytes,
+            kind.preset(),
+            prefix,
+            now,
+            part.original_name.clone(),
+        )
         .await?;
     Ok(StoredFile {
         bucket: state.store.bucket().to_owned(),
@@ -134,7 +140,10 @@ fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
         .filter(|host| is_host(host));
     match forwarded {
         Some(host) => Some(format!("https://{host}")),
-        None => upload.public_base_url.as_ref().map(|url| url.as_str().to_owned()),
+        None => upload
+            .public_base_url
+            .as_ref()
+            .map(|url| url.as_str().to_owned()),
     }
 }
 

@@ -7,8 +7,8 @@ use std::io::Cursor;
 
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
-use super::fit::Region;
 use super::error::{PipelineError, classify, corrupt};
+use super::fit::Region;
 use super::{Header, Layout, PixelLimits, Pixels, SourceFormat};
 
 /// Decoded pixels and the part of them that is the image. A DCT-scaled decode rounds each side
@@ -107,8 +107,7 @@ fn decode_jpeg(
 
 /// A libjpeg-turbo decoder set to `scale`, with the scan limit on.
 pub(super) fn jpeg_decompressor(scale: ScalingFactor) -> Result<Decompressor, PipelineError> {
-    let mut decompressor =
-        Decompressor::new().map_err(PipelineError::internal)?;
+    let mut decompressor = Decompressor::new().map_err(PipelineError::internal)?;
     decompressor
         .set_scan_limit(MAX_JPEG_SCANS)
         .map_err(corrupt)?;

@@ -9,8 +9,8 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use rgb::FromSlice;
 use turbojpeg::{Compressor, PixelFormat, Subsamp, YuvPlanesImage};
 
-use super::planar::Planes;
 use super::pixels::{drop_alpha, flatten_on_white, has_transparency};
+use super::planar::Planes;
 use super::{Layout, PipelineError, Pixels, ProcessedImage, webp};
 
 /// Quality of upload outputs, and the default of transforms.
@@ -143,7 +143,9 @@ fn encode_jpeg(rgb: &[u8], width: u32, height: u32, quality: u8) -> Result<Vec<u
         height: height as usize,
         format: PixelFormat::RGB,
     };
-    compressor.compress_to_vec(image).map_err(PipelineError::internal)
+    compressor
+        .compress_to_vec(image)
+        .map_err(PipelineError::internal)
 }
 
 fn jpeg_compressor(quality: u8) -> Result<Compressor, PipelineError> {
@@ -151,8 +153,12 @@ fn jpeg_compressor(quality: u8) -> Result<Compressor, PipelineError> {
     compressor
         .set_quality(i32::from(quality))
         .map_err(PipelineError::internal)?;
-    compressor.set_subsamp(Subsamp::Sub2x2).map_err(PipelineError::internal)?;
-    compressor.set_optimize(true).map_err(PipelineError::internal)?;
+    compressor
+        .set_subsamp(Subsamp::Sub2x2)
+        .map_err(PipelineError::internal)?;
+    compressor
+        .set_optimize(true)
+        .map_err(PipelineError::internal)?;
     Ok(compressor)
 }
 

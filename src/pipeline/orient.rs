@@ -45,8 +45,8 @@ pub fn apply(pixels: Pixels, orientation: Orientation) -> Result<Pixels, Pipelin
         Layout::Rgb8 => RgbImage::from_raw(width, height, data).map(DynamicImage::ImageRgb8),
         Layout::Rgba8 => RgbaImage::from_raw(width, height, data).map(DynamicImage::ImageRgba8),
     };
-    let mut image = image
-        .ok_or_else(|| PipelineError::internal("pixel buffer does not match its size"))?;
+    let mut image =
+        image.ok_or_else(|| PipelineError::internal("pixel buffer does not match its size"))?;
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
     let data = match image {

@@ -136,7 +136,10 @@ mod tests {
             data: vec![1, 2, 3, 255, 4, 5, 6, alpha],
         };
         let opaque = pixels(255).without_opaque_alpha();
-        assert_eq!((opaque.layout, opaque.data), (Layout::Rgb8, vec![1, 2, 3, 4, 5, 6]));
+        assert_eq!(
+            (opaque.layout, opaque.data),
+            (Layout::Rgb8, vec![1, 2, 3, 4, 5, 6])
+        );
         assert_eq!(pixels(0).without_opaque_alpha().layout, Layout::Rgba8);
     }
 }

@@ -126,7 +126,9 @@ pub fn decode(
     target: (u32, u32),
 ) -> Result<PlaneDecode, PipelineError> {
     let Some(subsamp) = header.planar_subsampling else {
-        return Ok(PlaneDecode::Refused("not a subsampling decoded to planes".into()));
+        return Ok(PlaneDecode::Refused(
+            "not a subsampling decoded to planes".into(),
+        ));
     };
     let scale = decode::dct_scale((header.width, header.height), target);
     let mut decompressor = decode::jpeg_decompressor(scale)?;
@@ -215,8 +217,8 @@ fn resize_plane(
     let (src_w, src_h) = src.size;
     let src =
         ImageRef::new(src_w, src_h, src.data, PixelType::U8).map_err(PipelineError::internal)?;
-    let mut dst = Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8)
-        .map_err(PipelineError::internal)?;
+    let mut dst =
+        Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8).map_err(PipelineError::internal)?;
     let options = resize::lanczos3_over(region, (w, h));
     resizer
         .resize(&src, &mut dst, &options)

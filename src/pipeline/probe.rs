@@ -106,8 +106,7 @@ fn check_limits(header: &Header, limits: &PixelLimits) -> Result<(), PipelineErr
 }
 
 fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
-    let info =
-        turbojpeg::read_header(bytes).map_err(corrupt)?;
+    let info = turbojpeg::read_header(bytes).map_err(corrupt)?;
     let (width, height) = (dimension(info.width)?, dimension(info.height)?);
     let orientation = jpeg_exif(bytes)
         .and_then(Orientation::from_exif_chunk)
@@ -131,7 +130,8 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
 }
 
 fn dimension(value: usize) -> Result<u32, PipelineError> {
-    u32::try_from(value).map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side").into()))
+    u32::try_from(value)
+        .map_err(|_| PipelineError::ImageTooLarge(format!("{value} px side").into()))
 }
 
 /// The TIFF body of the first `Exif` APP1 segment.

@@ -157,7 +157,10 @@ mod tests {
             format: OutputFormat::Webp,
             padded: false,
         };
-        assert!(route::takes_planes(&header, job), "the test must cover the planar path");
+        assert!(
+            route::takes_planes(&header, job),
+            "the test must cover the planar path"
+        );
         let webp = render(&jpeg, &spec, &LIMITS).unwrap();
         assert_eq!(webp.content_type, "image/webp");
         let decoded = image::load_from_memory_with_format(&webp.bytes, image::ImageFormat::WebP)

@@ -34,7 +34,9 @@ pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, PipelineError> {
         Ok(image::ImageFormat::Gif) => Ok(SourceFormat::Gif),
         Ok(image::ImageFormat::WebP) => Ok(SourceFormat::Webp),
         Ok(image::ImageFormat::Bmp) => Ok(SourceFormat::Bmp),
-        Ok(other) => Err(PipelineError::UnsupportedFormat(format!("{other:?}").into())),
+        Ok(other) => Err(PipelineError::UnsupportedFormat(
+            format!("{other:?}").into(),
+        )),
         Err(_) => Err(PipelineError::UnsupportedFormat(
             "not a recognised image".into(),
         )),

@@ -8,8 +8,8 @@
 use super::planar::{self, PlaneDecode};
 use super::route::{self, Job};
 use super::{
-    Header, PipelineError, PixelLimits, Preset, ProcessedImage, color, decode, encode, fit,
-    orient, probe, resize, sniff,
+    Header, PipelineError, PixelLimits, Preset, ProcessedImage, color, decode, encode, fit, orient,
+    probe, resize, sniff,
 };
 
 pub fn process(
@@ -65,10 +65,10 @@ fn from_pixels(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::SourceFormat;
     use crate::pipeline::test_images::{
         LIMITS, luma, mean_abs_diff, rgb_of, test_jpeg, test_jpeg_subsampled,
     };
-    use crate::pipeline::SourceFormat;
 
     #[test]
     fn every_chroma_subsampling_uploads_whichever_path_takes_it() {

@@ -78,8 +78,12 @@ impl Picture {
         if !fits {
             return Err(failed("picture planes are not laid out as expected"));
         }
-        let y_len = y_stride.checked_mul(height).ok_or_else(|| failed("Y plane too large"))?;
-        let uv_len = uv_stride.checked_mul(chroma_h).ok_or_else(|| failed("UV plane too large"))?;
+        let y_len = y_stride
+            .checked_mul(height)
+            .ok_or_else(|| failed("Y plane too large"))?;
+        let uv_len = uv_stride
+            .checked_mul(chroma_h)
+            .ok_or_else(|| failed("UV plane too large"))?;
         // SAFETY: for a YUV420 picture, WebPPictureAlloc allocates `y_stride × height` bytes at
         // `y` and `uv_stride × ⌈height/2⌉` at each of `u` and `v` (picture_enc.c), three
         // separate regions that live until WebPPictureFree in `Drop`; `&mut self` keeps any
@@ -206,7 +210,9 @@ fn copy_plane(
     (dest, dest_stride): (&mut [u8], usize),
     table: &[u8; 256],
 ) {
-    let lines = source.chunks(source_stride).zip(dest.chunks_mut(dest_stride));
+    let lines = source
+        .chunks(source_stride)
+        .zip(dest.chunks_mut(dest_stride));
     for (line, out) in lines.take(rows) {
         for (o, &v) in out[..width].iter_mut().zip(&line[..width]) {
             *o = table[usize::from(v)];

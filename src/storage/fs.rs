@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -51,7 +51,6 @@ impl FsStore {
     fn sidecar_path(&self, key: &str) -> PathBuf {
         self.root.join(META_DIR).join(format!("{key}.json"))
     }
-
 }
 
 #[async_trait]
@@ -164,4 +163,3 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     }
     Ok(result?)
 }
-

@@ -2,10 +2,10 @@
 //! server through the SDK's own `AWS_ENDPOINT_URL` and path-style addressing. Writes are
 //! conditional (`If-None-Match: *`), so an existing object is never replaced.
 
+use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use async_trait::async_trait;
 
 use super::{
     IMMUTABLE_CACHE_CONTROL, NewObject, Store, StoreError, StoredObject, content_disposition,
@@ -57,7 +57,6 @@ impl S3Store {
             sdk.endpoint_url(),
         )
     }
-
 }
 
 #[async_trait]
