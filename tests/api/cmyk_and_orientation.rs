@@ -5,17 +5,14 @@
 use axum::http::StatusCode;
 use image::GenericImageView;
 
-use crate::helpers::{Inspected, Multipart, TestApp, corpus_image, inspect, mean_abs_diff};
+use crate::harness::{
+    Inspected, Multipart, TestApp, corpus_dir, corpus_image, inspect, mean_abs_diff,
+};
 
 async fn upload_and_fetch(app: &TestApp, query_type: &str, file: &str) -> Inspected {
     let form = Multipart::new().file(file, "image/jpeg", corpus_image(file));
     let response = app.upload(&format!("type={query_type}"), &form).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{file}: {}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.assert_status(StatusCode::OK, file);
     let key = response.json()[0]["key"].as_str().unwrap().to_owned();
     inspect(&app.get(&format!("/files/{key}")).await.body)
 }
@@ -26,20 +23,16 @@ async fn all_eight_orientations_give_the_same_upright_picture() {
     for set in ["Landscape", "Portrait"] {
         let reference = upload_and_fetch(&app, "profile", &format!("{set}_1.jpg"))
             .await
-            .image
+            .image()
             .to_rgb8();
         for n in [2, 3, 4, 5, 6, 7, 8] {
             let file = format!("{set}_{n}.jpg");
-            if !crate::helpers::corpus_dir()
-                .join("images")
-                .join(&file)
-                .exists()
-            {
+            if !corpus_dir().join("images").join(&file).exists() {
                 continue;
             }
             let out = upload_and_fetch(&app, "profile", &file)
                 .await
-                .image
+                .image()
                 .to_rgb8();
             assert_eq!(out.dimensions(), reference.dimensions(), "{file}");
             let diff = mean_abs_diff(&out, &reference);
@@ -58,7 +51,7 @@ async fn cmyk_jpeg_comes_out_rgb_with_true_colours() {
     let app = TestApp::new();
     let out = upload_and_fetch(&app, "profile", "Channel_digital_image_CMYK_color.jpg").await;
     assert_eq!(out.format, image::ImageFormat::Jpeg);
-    let rgb = out.image.to_rgb8();
+    let rgb = out.image().to_rgb8();
     let n = f64::from(rgb.width() * rgb.height());
     let mut mean = [0f64; 3];
     for px in rgb.pixels() {
@@ -84,13 +77,13 @@ async fn sixteen_bit_png_comes_out_as_an_8_bit_image() {
     let app = TestApp::new();
     let out = upload_and_fetch(&app, "image", "Flag_of_the_Netherlands-16bit.png").await;
     assert_eq!(
-        out.image.color().bytes_per_pixel() / out.image.color().channel_count(),
+        out.image().color().bytes_per_pixel() / out.image().color().channel_count(),
         1
     );
     // The Dutch flag: red top, white middle, blue bottom.
-    let (w, h) = out.image.dimensions();
-    let top = out.image.get_pixel(w / 2, h / 6);
-    let bottom = out.image.get_pixel(w / 2, h * 5 / 6);
+    let (w, h) = out.image().dimensions();
+    let top = out.image().get_pixel(w / 2, h / 6);
+    let bottom = out.image().get_pixel(w / 2, h * 5 / 6);
     assert!(top[0] > 150 && top[2] < 100, "top stripe {top:?}");
     assert!(
         bottom[2] > 100 && bottom[0] < 100,
@@ -103,8 +96,8 @@ async fn transparent_png_stays_png_with_alpha_and_opaque_input_becomes_jpeg() {
     let app = TestApp::new();
     let clear = upload_and_fetch(&app, "profile", "with-alpha.png").await;
     assert_eq!(clear.format, image::ImageFormat::Png);
-    assert!(clear.image.color().has_alpha());
-    assert!(clear.image.to_rgba8().pixels().any(|p| p[3] < 255));
+    assert!(clear.image().color().has_alpha());
+    assert!(clear.image().to_rgba8().pixels().any(|p| p[3] < 255));
     let opaque = upload_and_fetch(&app, "profile", "swiss.png").await;
     assert_eq!(opaque.format, image::ImageFormat::Jpeg);
 }
@@ -113,7 +106,7 @@ async fn transparent_png_stays_png_with_alpha_and_opaque_input_becomes_jpeg() {
 async fn wide_gamut_profiles_are_converted_to_srgb() {
     let app = TestApp::new();
     let out = upload_and_fetch(&app, "profile", "prophoto.png").await;
-    let px = out.image.to_rgb8().get_pixel(0, 0).0;
+    let px = out.image().to_rgb8().get_pixel(0, 0).0;
     // The stored ProPhoto value is (131, 141, 192); LittleCMS (Pillow's ImageCms, perceptual
     // intent) converts it to sRGB (117, 160, 210). Left unconverted, green would be 19 off.
     // JPEG coding of a single pixel shifts values a little, hence the tolerance.

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::helpers::{
+use crate::harness::{
     Expectation, Multipart, TestApp, check_stored_item, corpus_dir, corpus_image,
 };
 use crate::openapi::assert_upload_answer_matches_spec;

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Expectation, TestApp, check_stored_item, corpus_dir};
+use crate::harness::{Expectation, TestApp, TestResponse, check_stored_item, corpus_dir};
 use crate::openapi::assert_upload_answer_matches_spec;
 
 /// Status, headers (lower-cased names) and body of a raw HTTP/1.1 answer.
@@ -149,7 +149,7 @@ async fn every_captured_client_request_gets_its_expected_outcome() {
             &retarget(&std::fs::read(capture).expect("capture"), addr),
         )
         .await;
-        let test_response = crate::helpers::TestResponse {
+        let test_response = TestResponse {
             status: StatusCode::from_u16(response.status).expect("status"),
             headers: response
                 .headers

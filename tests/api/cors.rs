@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
-use crate::helpers::{Multipart, TestApp, config_with, corpus_image};
+use crate::harness::{Multipart, TestApp, config_with, corpus_image};
 
 const CHAT: &str = "https://chat.example.com";
 
@@ -64,7 +64,7 @@ async fn an_unlisted_origin_is_refused_before_anything_is_stored() {
         (StatusCode::FORBIDDEN, "origin_not_allowed")
     );
     assert_eq!(response.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
-    assert!(!app.data_dir.path().join("profile").exists());
+    assert!(!app.data_dir().join("profile").exists());
     let refused_preflight = app.send(preflight("https://evil.example")).await;
     assert_eq!(refused_preflight.status, StatusCode::FORBIDDEN);
 }

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use bytes::Bytes;
 use pixgate::storage::{FsStore, NewObject, Store, StoreError};
 
-use crate::helpers::{Multipart, TestApp, corpus_image};
+use crate::harness::{Multipart, TestApp, corpus_image};
 
 #[tokio::test]
 async fn stored_files_are_served_with_type_immutable_cache_and_etag() {
@@ -52,7 +52,7 @@ async fn stored_files_are_served_with_type_immutable_cache_and_etag() {
 #[tokio::test]
 async fn keys_that_climb_out_or_leave_the_prefixes_are_not_found() {
     let app = TestApp::new();
-    std::fs::write(app.data_dir.path().join("secret.txt"), "secret").unwrap();
+    std::fs::write(app.data_dir().join("secret.txt"), "secret").unwrap();
     for path in [
         "/files/profile/../secret.txt",
         "/files/profile/%2e%2e/secret.txt",

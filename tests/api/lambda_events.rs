@@ -2,38 +2,23 @@
 //! decoded by `lambda_http` exactly as the runtime does, go through the router and answer the
 //! same as the local server does for the same body over a real socket.
 
-use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::BodyExt;
-use serde_json::Value;
-use tower::ServiceExt;
+use image::ImageFormat;
+use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse, check_stored_item};
-
-fn event(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// What the Lambda runtime would hand the router for this event.
-async fn invoke(app: &TestApp, name: &str) -> TestResponse {
-    let request = lambda_http::request::from_str(&event(name)).expect("event decodes");
-    let request = pixgate::lambda::route_path(request);
-    let (parts, body) = request.into_parts();
-    let body = Body::from(body.to_vec());
-    let response = pixgate::app(app.state.clone())
-        .oneshot(axum::http::Request::from_parts(parts, body))
-        .await
-        .expect("infallible");
-    TestResponse::read(response).await
-}
+use crate::harness::{
+    LambdaBody, Runtime, TestApp, check_stored_item, event, function_url_get, inspect, invoke,
+};
 
 /// The event's body, sent to the local server over a real socket.
 async fn send_over_socket(app: &TestApp, name: &str) -> (StatusCode, Value) {
     let event: Value = serde_json::from_str(&event(name)).unwrap();
-    let body = base64_decode(event["body"].as_str().unwrap());
+    let body = BASE64
+        .decode(event["body"].as_str().unwrap())
+        .expect("base64 body");
     let content_type = event["headers"]["content-type"]
         .as_str()
         .unwrap()
@@ -52,22 +37,6 @@ async fn send_over_socket(app: &TestApp, name: &str) -> (StatusCode, Value) {
     )
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let v = ALPHABET.iter().position(|&a| a == c).expect("base64") as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn every_event_shape_uploads_like_the_local_server() {
     for name in [
@@ -76,13 +45,8 @@ async fn every_event_shape_uploads_like_the_local_server() {
         "function-url-upload.json",
     ] {
         let lambda_app = TestApp::new();
-        let from_lambda = invoke(&lambda_app, name).await;
-        assert_eq!(
-            from_lambda.status,
-            StatusCode::OK,
-            "{name}: {}",
-            String::from_utf8_lossy(&from_lambda.body)
-        );
+        let from_lambda = invoke(&lambda_app, Runtime::Buffered, &event(name)).await.0;
+        from_lambda.assert_status(StatusCode::OK, name);
         assert_eq!(
             from_lambda.header("access-control-allow-origin"),
             Some("*"),
@@ -109,7 +73,9 @@ async fn every_event_shape_uploads_like_the_local_server() {
 #[tokio::test]
 async fn rest_preflight_event_answers_204() {
     let app = TestApp::new();
-    let response = invoke(&app, "apigw-rest-preflight.json").await;
+    let response = invoke(&app, Runtime::Buffered, &event("apigw-rest-preflight.json"))
+        .await
+        .0;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert!(
         response
@@ -136,49 +102,33 @@ async fn the_rest_stage_never_reaches_the_router() {
 /// adapts it, streams the rendition with its status and headers in the prelude.
 #[tokio::test]
 async fn function_url_transform_streams_the_rendition() {
-    use futures_util::StreamExt;
-    use lambda_http::{Context, LambdaEvent, StreamAdapter, request::LambdaRequest};
-    use tower::Service;
-
     let app = TestApp::new();
-    let upload = invoke(&app, "function-url-upload.json").await;
+    let upload = invoke(&app, Runtime::Buffered, &event("function-url-upload.json"))
+        .await
+        .0;
     assert_eq!(upload.status, StatusCode::OK, "{:?}", upload.json());
     let key = upload.json()[0]["key"].as_str().unwrap().to_owned();
 
-    let mut event: Value = serde_json::from_str(&event("function-url-upload.json")).unwrap();
-    event["rawPath"] = Value::from(format!("/img/{key}"));
-    event["rawQueryString"] = Value::from("w=40&h=30&f=webp");
-    event["requestContext"]["http"]["method"] = Value::from("GET");
-    event["requestContext"]["http"]["path"] = Value::from(format!("/img/{key}"));
-    event["body"] = Value::Null;
-    event["isBase64Encoded"] = Value::from(false);
-    if let Some(headers) = event["headers"].as_object_mut() {
-        headers.remove("content-type");
-        headers.remove("content-length");
-    }
-    let payload: LambdaRequest = serde_json::from_value(event).expect("Function URL event");
-
-    let mut adapter = StreamAdapter::from(pixgate::lambda::service(app.state.clone()));
-    let response = adapter
-        .call(LambdaEvent::new(payload, Context::default()))
-        .await
-        .expect("infallible");
-    assert_eq!(response.metadata_prelude.status_code, StatusCode::OK);
-    let headers = &response.metadata_prelude.headers;
-    assert_eq!(headers["content-type"], "image/webp");
+    let headers = json!({
+        "host": "abc123xyz.lambda-url.eu-west-1.on.aws",
+        "origin": "https://chat.example.com",
+    });
+    let event = function_url_get(&format!("/img/{key}"), "w=40&h=30&f=webp", headers);
+    let (response, body) = invoke(&app, Runtime::Streaming, &event).await;
+    assert_eq!(body, LambdaBody::Streamed);
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header(header::CONTENT_TYPE), Some("image/webp"));
     assert!(
-        headers["cache-control"]
-            .to_str()
+        response
+            .header(header::CACHE_CONTROL)
             .unwrap()
             .contains("immutable")
     );
-    let mut bytes = Vec::new();
-    let mut stream = response.stream;
-    while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.expect("body chunk"));
-    }
-    assert_eq!(headers["content-length"], bytes.len().to_string().as_str());
-    assert!(bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP");
-    let decoded = image::load_from_memory(&bytes).expect("decodable WebP");
-    assert_eq!((decoded.width(), decoded.height()), (40, 30));
+    assert_eq!(
+        response.header(header::CONTENT_LENGTH),
+        Some(response.body.len().to_string().as_str())
+    );
+    let decoded = inspect(&response.body);
+    assert_eq!(decoded.format, ImageFormat::WebP);
+    assert_eq!((decoded.width, decoded.height), (40, 30));
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::helpers::TestResponse;
+use crate::harness::TestResponse;
 
 fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();

@@ -1,33 +1,22 @@
 //! The S3 backend against a real S3 protocol server: `s3s-fs` served over loopback HTTP with
 //! SigV4 credentials, driven by the same `aws-sdk-s3` client pixgate uses in production.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
-use pixgate::storage::SharedStore;
 
-use crate::helpers::{Multipart, TestApp, corpus_image, default_config, inspect, metadata_blocks};
-use crate::s3_server::{BUCKET, S3Server, SECRET_KEY};
-
-async fn s3_app(server: &S3Server, secret: &str) -> TestApp {
-    let store: SharedStore = Arc::new(server.store(secret));
-    TestApp::with_store(default_config(), store)
-}
+use crate::harness::s3::{BUCKET, SECRET_KEY};
+use crate::harness::{
+    Backend, Multipart, TestApp, corpus_image, default_config, inspect, metadata_blocks,
+};
 
 #[tokio::test]
 async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
-    let server = S3Server::start().await;
-    let app = s3_app(&server, SECRET_KEY).await;
+    let app = TestApp::on(Backend::S3, default_config()).await;
+    let server = app.s3_server();
     let form = Multipart::new()
         .file("프로필.jpg", "image/jpeg", corpus_image("DSCN0010.jpg"))
         .file("alpha.png", "image/png", corpus_image("with-alpha.png"));
     let response = app.upload("type=profile", &form).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.assert_status(StatusCode::OK, "two files");
     let items = response.json();
     let admin = server.client(SECRET_KEY);
     for (item, content_type) in items
@@ -83,8 +72,7 @@ async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
 
 #[tokio::test]
 async fn a_retried_upload_keeps_the_first_object() {
-    let server = S3Server::start().await;
-    let app = s3_app(&server, SECRET_KEY).await;
+    let app = TestApp::on(Backend::S3, default_config()).await;
     let first = app
         .upload(
             "type=image",
@@ -101,7 +89,8 @@ async fn a_retried_upload_keeps_the_first_object() {
     assert_eq!(retry.status, StatusCode::OK);
     assert_eq!(retry.json()[0]["key"], first[0]["key"]);
     let key = first[0]["key"].as_str().unwrap();
-    let listed = server
+    let listed = app
+        .s3_server()
         .client(SECRET_KEY)
         .list_objects_v2()
         .bucket(BUCKET)
@@ -119,8 +108,7 @@ async fn a_retried_upload_keeps_the_first_object() {
 
 #[tokio::test]
 async fn a_rejected_signature_is_a_storage_error_not_a_crash() {
-    let server = S3Server::start().await;
-    let app = s3_app(&server, "wrong-secret").await;
+    let app = TestApp::on_s3(default_config(), "wrong-secret").await;
     let response = app
         .upload(
             "type=profile",

@@ -6,20 +6,17 @@
 //! Sources are put straight into the store (uploads would shrink and re-encode them) through a
 //! store wrapper that records every read, so "never read" is an assertion, not a hope.
 
-use std::any::Any;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use bytes::Bytes;
-use futures_util::future::BoxFuture;
+use axum::http::{Request, StatusCode, header};
+use image::ImageFormat;
 use pixgate::request::signature::{sign, signed_message, signed_url};
-use pixgate::storage::{FsStore, NewObject, SharedStore, Store, StoreError, StoredObject};
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceExt;
 
-use crate::helpers::{Multipart, TestApp, TestResponse, config_with, corpus_image, inspect};
-use crate::s3_server::{S3Server, SECRET_KEY};
+use crate::harness::{
+    Backend, LambdaBody, Multipart, Runtime, TestApp, TestResponse, config_with, corpus_image,
+    default_config, encode_png, function_url_get, inspect, invoke,
+};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const ERROR_CACHE: &str = "public, max-age=60";
@@ -27,204 +24,26 @@ const ERROR_CACHE: &str = "public, max-age=60";
 /// DSCN0010.jpg: a 640x480 camera JPEG (EXIF orientation 1), cheap to decode.
 const PHOTO: &str = "images/2026/01/02/0123456789abcdef0123456789abcdef.jpg";
 
-// ---------------------------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------------------------
-
-/// A store that records which keys were looked at (`get` and `version`).
-struct RecordingStore {
-    inner: SharedStore,
-    reads: Mutex<Vec<String>>,
+/// A disk app configured with `args`, with the camera photo stored at [`PHOTO`].
+async fn photo_app(args: &[&str]) -> TestApp {
+    let app = TestApp::with_config(config_with(args));
+    app.put(PHOTO, corpus_image("DSCN0010.jpg")).await;
+    app
 }
 
-impl RecordingStore {
-    fn record(&self, op: &str, key: &str) {
-        self.reads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(format!("{op} {key}"));
-    }
-}
-
-impl Store for RecordingStore {
-    fn bucket(&self) -> &str {
-        self.inner.bucket()
-    }
-
-    fn default_url(&self, key: &str) -> String {
-        self.inner.default_url(key)
-    }
-
-    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.put(object)
-    }
-
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
-        self.record("get", key);
-        self.inner.get(key)
-    }
-
-    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
-        self.record("version", key);
-        self.inner.version(key)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Disk,
-    S3,
-}
-
-/// An app over a recording store on either backend.
-struct Img {
-    app: TestApp,
-    store: Arc<RecordingStore>,
-    /// The disk store's directory or the S3 server; lives as long as the app.
-    _backing: Box<dyn Any + Send>,
-    data_dir: Option<std::path::PathBuf>,
-}
-
-impl Img {
-    async fn open(backend: Backend, args: &[&str]) -> Self {
-        let (inner, backing, data_dir): (SharedStore, Box<dyn Any + Send>, _) = match backend {
-            Backend::Disk => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().to_path_buf();
-                let store = FsStore::new(dir.path(), "local", "http://127.0.0.1:3000/files");
-                (Arc::new(store), Box::new(dir), Some(path))
-            }
-            Backend::S3 => {
-                let server = S3Server::start().await;
-                let store = server.store(SECRET_KEY);
-                (Arc::new(store), Box::new(server), None)
-            }
-        };
-        let store = Arc::new(RecordingStore {
-            inner,
-            reads: Mutex::default(),
-        });
-        let app = TestApp::with_store(config_with(args), Arc::clone(&store) as SharedStore);
-        Self {
-            app,
-            store,
-            _backing: backing,
-            data_dir,
-        }
-    }
-
-    async fn disk(args: &[&str]) -> Self {
-        Self::open(Backend::Disk, args).await
-    }
-
-    /// Stores `bytes` at `key` as they are (no upload processing).
-    async fn put(&self, key: &str, bytes: Vec<u8>) {
-        let content_type = match key.rsplit_once('.').map(|(_, ext)| ext) {
-            Some("jpg") => "image/jpeg",
-            Some("png") => "image/png",
-            Some("webp") => "image/webp",
-            Some("gif") => "image/gif",
-            Some("txt") => "text/plain",
-            _ => "application/octet-stream",
-        };
-        self.store
-            .inner
-            .put(NewObject {
-                key: key.into(),
-                bytes: Bytes::from(bytes),
-                content_type,
-                original_name: None,
-            })
-            .await
-            .expect("object stored");
-    }
-
-    async fn photo(args: &[&str]) -> Self {
-        let img = Self::disk(args).await;
-        img.put(PHOTO, corpus_image("DSCN0010.jpg")).await;
-        img
-    }
-
-    async fn get(&self, uri: &str) -> TestResponse {
-        self.app.get(uri).await
-    }
-
-    async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
-        let mut request = Request::get(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        self.app
-            .send(request.body(Body::empty()).expect("request"))
-            .await
-    }
-
-    fn reads(&self) -> Vec<String> {
-        self.store
-            .reads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn forget_reads(&self) {
-        self.store
-            .reads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-}
-
-/// The format an answer's bytes really are, by magic bytes.
-fn magic(bytes: &[u8]) -> &'static str {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "jpeg"
-    } else if bytes.starts_with(b"\x89PNG") {
-        "png"
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        "webp"
-    } else if bytes.len() >= 12 && &bytes[4..12] == b"ftypavif" {
-        "avif"
-    } else {
-        "unknown"
-    }
-}
-
-/// Width and height of an image answer: decoded by `image` (JPEG, PNG, WebP), or read from
-/// AVIF's `ispe` property (no AVIF decoder here).
-fn size_of(bytes: &[u8]) -> (u32, u32) {
-    if magic(bytes) == "avif" {
-        let at = bytes
-            .windows(4)
-            .position(|w| w == b"ispe")
-            .expect("AVIF has an ispe box");
-        // box type, then version and flags, then width and height.
-        let field = |offset: usize| {
-            let start = at + 8 + offset;
-            u32::from_be_bytes(bytes[start..start + 4].try_into().unwrap())
-        };
-        return (field(0), field(4));
-    }
-    let image = inspect(bytes);
-    (image.width, image.height)
-}
-
-/// A 200 image answer of the given format and size; returns its ETag.
+/// A 200 image answer of the given format (`jpeg`, `png`, `webp`, `avif`) and size, checked by
+/// its magic bytes and its Content-Type; returns its ETag.
 fn assert_image(response: &TestResponse, format: &str, size: (u32, u32), label: &str) -> String {
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{label}: {}",
-        String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
-    );
-    assert_eq!(magic(&response.body), format, "{label}: magic bytes");
+    response.assert_status(StatusCode::OK, label);
+    let expected = ImageFormat::from_extension(format).expect("a known format");
+    let out = inspect(&response.body);
+    assert_eq!(out.format, expected, "{label}: magic bytes");
     assert_eq!(
         response.header(header::CONTENT_TYPE),
         Some(format!("image/{format}").as_str()),
         "{label}: content type"
     );
-    assert_eq!(size_of(&response.body), size, "{label}: dimensions");
+    assert_eq!((out.width, out.height), size, "{label}: dimensions");
     response
         .header(header::ETAG)
         .unwrap_or_else(|| panic!("{label}: no ETag"))
@@ -233,12 +52,7 @@ fn assert_image(response: &TestResponse, format: &str, size: (u32, u32), label: 
 
 /// A JSON error answer with the transform's error cache policy.
 fn assert_error(response: &TestResponse, status: StatusCode, code: &str, label: &str) {
-    assert_eq!(
-        response.status,
-        status,
-        "{label}: {}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.assert_status(status, label);
     assert_eq!(response.error_code(), code, "{label}");
     assert_eq!(
         response.header(header::CACHE_CONTROL),
@@ -259,26 +73,13 @@ fn resolve(request_uri: &str, location: &str) -> String {
 
 /// A 301 whose `Location`, resolved against the request, is `expected`; returns it.
 fn assert_redirect(response: &TestResponse, request_uri: &str, expected: &str) -> String {
-    assert_eq!(
-        response.status,
-        StatusCode::MOVED_PERMANENTLY,
-        "{request_uri}: {}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.assert_status(StatusCode::MOVED_PERMANENTLY, request_uri);
     let location = response
         .header(header::LOCATION)
         .unwrap_or_else(|| panic!("{request_uri}: no Location"));
     let target = resolve(request_uri, location);
     assert_eq!(target, expected, "{request_uri} redirects via {location}");
     target
-}
-
-fn png(image: image::RgbaImage) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgba8(image)
-        .write_to(&mut out, image::ImageFormat::Png)
-        .unwrap();
-    out.into_inner()
 }
 
 const RED: image::Rgba<u8> = image::Rgba([255, 0, 0, 255]);
@@ -300,7 +101,7 @@ fn is_green(pixel: &image::Rgb<u8>) -> bool {
 
 #[tokio::test]
 async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     // (query, expected size) on the 640x480 photo: cover/contain/fill are exactly the box,
     // inside the largest size inside it, outside the smallest covering it.
     let cases = [
@@ -326,7 +127,7 @@ async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
             .await
             .body,
     )
-    .image
+    .image()
     .to_rgb8();
     for (x, y) in [(100, 5), (5, 5), (195, 194), (100, 194)] {
         let [r, g, b] = contain.get_pixel(x, y).0;
@@ -349,7 +150,7 @@ async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
 
 #[tokio::test]
 async fn small_sources_are_not_enlarged_unless_asked() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     let key = "images/alpha.png"; // 256x192 RGBA
     img.put(key, corpus_image("with-alpha.png")).await;
     let cases = [
@@ -377,7 +178,7 @@ async fn small_sources_are_not_enlarged_unless_asked() {
             .await
             .body,
     )
-    .image
+    .image()
     .to_rgba8();
     for (x, y) in [(200, 10), (10, 10), (200, 390), (390, 390), (10, 200)] {
         assert_eq!(contain.get_pixel(x, y).0[3], 0, "padding at {x},{y}");
@@ -386,7 +187,7 @@ async fn small_sources_are_not_enlarged_unless_asked() {
 
 #[tokio::test]
 async fn one_side_keeps_the_aspect_ratio_and_never_reaches_zero() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     img.put("images/l6.jpg", corpus_image("Landscape_6.jpg"))
         .await;
     img.put("images/tall.jpg", corpus_image("strip-tall-50x10000.jpg"))
@@ -407,7 +208,7 @@ async fn one_side_keeps_the_aspect_ratio_and_never_reaches_zero() {
 
 #[tokio::test]
 async fn no_size_answers_the_stored_bytes_unchanged() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     let original = corpus_image("DSCN0010.jpg");
     let files = img.get(&format!("/files/{PHOTO}")).await;
     assert_eq!(files.status, StatusCode::OK);
@@ -426,22 +227,22 @@ async fn no_size_answers_the_stored_bytes_unchanged() {
 
 #[tokio::test]
 async fn cover_keeps_the_centre() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     // Red | green | blue, left to right: a 100x100 cover crop must be the green middle.
     // (Opaque RGBA: see `png_output_of_an_opaque_source` for RGB sources.)
     let across = image::RgbaImage::from_fn(300, 100, |x, _| band(x / 100));
-    img.put("images/across.png", png(across)).await;
+    img.put("images/across.png", encode_png(across)).await;
     // Red / green / blue, top to bottom, 90x300: 45x45 halves it (90x150) and keeps the
     // middle 45 rows, all inside the green band.
     let down = image::RgbaImage::from_fn(90, 300, |_, y| band(y / 100));
-    img.put("images/down.png", png(down)).await;
+    img.put("images/down.png", encode_png(down)).await;
     for (uri, size) in [
         ("/img/images/across.png?w=100&h=100", (100, 100)),
         ("/img/images/down.png?w=45&h=45", (45, 45)),
     ] {
         let response = img.get(uri).await;
         assert_image(&response, "png", size, uri);
-        let out = inspect(&response.body).image.to_rgb8();
+        let out = inspect(&response.body).image().to_rgb8();
         let off: Vec<_> = out
             .enumerate_pixels()
             .filter(|&(_, _, p)| !is_green(p))
@@ -458,7 +259,7 @@ async fn cover_keeps_the_centre() {
 
 #[tokio::test]
 async fn quality_shrinks_lossy_outputs_and_is_dropped_for_png() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     for format in ["jpeg", "webp"] {
         let at = |q: u8| format!("/img/{PHOTO}?w=320&f={format}&q={q}");
         let low = img.get(&at(30)).await;
@@ -500,7 +301,7 @@ async fn auto_format_follows_accept_and_varies_on_it() {
         (None, "jpeg"),
     ];
     // With canonical redirects (the default) auto is resolved by a 301 that varies on Accept.
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     let uri = format!("/img/{PHOTO}?w=100&f=auto");
     for (accept, format) in cases {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
@@ -513,7 +314,7 @@ async fn auto_format_follows_accept_and_varies_on_it() {
         }
     }
     // Without them, the rendition is served directly, with Vary: Accept.
-    let img = Img::photo(&["--canonical-redirect", "false"]).await;
+    let img = photo_app(&["--canonical-redirect", "false"]).await;
     for (accept, format) in cases {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
         let served = img.get_with(&uri, &headers).await;
@@ -543,7 +344,7 @@ async fn auto_format_follows_accept_and_varies_on_it() {
 /// (500). The GIF (decoded as RGBA) is the control.
 #[tokio::test]
 async fn png_output_of_an_opaque_source() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     img.put("images/gif.gif", corpus_image("Crash_test.gif"))
         .await; // 800x533, opaque
     img.put(
@@ -552,11 +353,7 @@ async fn png_output_of_an_opaque_source() {
     )
     .await; // 900x600 RGB 16-bit
     let rgb = image::RgbImage::from_pixel(30, 20, image::Rgb([0, 255, 0]));
-    let mut encoded = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(rgb)
-        .write_to(&mut encoded, image::ImageFormat::Png)
-        .unwrap();
-    img.put("images/rgb.png", encoded.into_inner()).await;
+    img.put("images/rgb.png", encode_png(rgb)).await;
     let cases = [
         (format!("/img/{PHOTO}?w=320&f=png"), (320, 240)),
         ("/img/images/gif.gif?w=80".to_owned(), (80, 53)),
@@ -586,10 +383,9 @@ async fn png_output_of_an_opaque_source() {
 
 #[tokio::test]
 async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     // Through the real upload route this time.
     let uploaded = img
-        .app
         .upload(
             "type=image",
             &Multipart::new().file("photo.jpg", "image/jpeg", corpus_image("DSCN0010.jpg")),
@@ -652,7 +448,6 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
 
     // HEAD: the same headers, no body.
     let head = img
-        .app
         .send(Request::head(&uri).body(Body::empty()).unwrap())
         .await;
     assert_eq!(head.status, StatusCode::OK);
@@ -670,7 +465,7 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
 #[tokio::test]
 async fn cache_control_is_configurable_for_renditions_not_errors() {
     let custom = "public, max-age=600, s-maxage=86400";
-    let img = Img::photo(&["--transform-cache-control", custom]).await;
+    let img = photo_app(&["--transform-cache-control", custom]).await;
     let served = img.get(&format!("/img/{PHOTO}?w=50")).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.header(header::CACHE_CONTROL), Some(custom));
@@ -693,7 +488,7 @@ async fn cache_control_is_configurable_for_renditions_not_errors() {
 
 #[tokio::test]
 async fn non_canonical_queries_redirect_to_the_canonical_url() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     let canonical = format!("/img/{PHOTO}?w=200&h=150");
     let uri = format!("/img/{PHOTO}?h=150&w=200");
     let moved = img.get(&uri).await;
@@ -727,7 +522,7 @@ async fn non_canonical_queries_redirect_to_the_canonical_url() {
     assert_eq!(direct.header(header::ETAG), Some(etag.as_str()));
 
     // With redirects off, the non-canonical spelling is the same rendition, served directly.
-    let img = Img::photo(&["--canonical-redirect", "false"]).await;
+    let img = photo_app(&["--canonical-redirect", "false"]).await;
     let canonical_answer = img.get(&canonical).await;
     let canonical_etag = assert_image(&canonical_answer, "jpeg", (200, 150), &canonical);
     let direct = img.get(&format!("/img/{PHOTO}?h=150&w=200")).await;
@@ -738,8 +533,8 @@ async fn non_canonical_queries_redirect_to_the_canonical_url() {
 
 #[tokio::test]
 async fn a_real_client_follows_the_redirect_over_a_socket() {
-    let img = Img::photo(&[]).await;
-    let addr = img.app.spawn().await;
+    let img = photo_app(&[]).await;
+    let addr = img.spawn().await;
     let response = reqwest::get(format!("http://{addr}/img/{PHOTO}?f=webp&h=120&w=160"))
         .await
         .expect("server answers");
@@ -756,8 +551,9 @@ async fn a_real_client_follows_the_redirect_over_a_socket() {
     let length = response.content_length();
     let body = response.bytes().await.unwrap();
     assert_eq!(length, Some(body.len() as u64));
-    assert_eq!(magic(&body), "webp");
-    assert_eq!(size_of(&body), (160, 120));
+    let out = inspect(&body);
+    assert_eq!(out.format, ImageFormat::WebP);
+    assert_eq!((out.width, out.height), (160, 120));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -766,7 +562,7 @@ async fn a_real_client_follows_the_redirect_over_a_socket() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_invalid_param_naming_the_parameter() {
-    let img = Img::photo(&["--transform-max-side", "1000"]).await;
+    let img = photo_app(&["--transform-max-side", "1000"]).await;
     let cases = [
         ("w=abc", "w"),
         ("w=0", "w"),
@@ -815,12 +611,12 @@ async fn bad_parameters_are_400_invalid_param_naming_the_parameter() {
 
 #[tokio::test]
 async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     let jpeg = corpus_image("DSCN0010.jpg");
     // Real objects outside the prefixes, to prove they are not served.
     img.put("other/x.jpg", jpeg.clone()).await;
     img.put("profile/p.jpg", jpeg.clone()).await;
-    let dir = img.data_dir.clone().unwrap();
+    let dir = img.data_dir();
     std::fs::write(dir.join("secret.txt"), "secret").unwrap();
     std::fs::create_dir_all(dir.join(".meta/images")).unwrap();
     std::fs::write(dir.join(".meta/images/x.json"), "{}").unwrap();
@@ -867,7 +663,7 @@ async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
     );
 
     // Narrowed with --transform-prefixes, the other upload prefix is off limits too.
-    let img = Img::disk(&["--transform-prefixes", "images"]).await;
+    let img = TestApp::with_config(config_with(&["--transform-prefixes", "images"]));
     img.put("profile/p.jpg", jpeg).await;
     assert_error(
         &img.get("/img/profile/p.jpg?w=10").await,
@@ -880,7 +676,7 @@ async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
 
 #[tokio::test]
 async fn stored_objects_that_are_not_good_images_are_refused() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     img.put("images/notes.txt", b"just some text, not pixels\n".to_vec())
         .await;
     img.put("images/not-an-image.jpg", corpus_image("not-an-image.jpg"))
@@ -937,7 +733,7 @@ async fn stored_objects_that_are_not_good_images_are_refused() {
 
 #[tokio::test]
 async fn renditions_over_the_pixel_limit_are_422() {
-    let img = Img::photo(&["--max-pixels", "1000000"]).await;
+    let img = photo_app(&["--max-pixels", "1000000"]).await;
     let uri = format!("/img/{PHOTO}?w=4000&h=4000&fit=outside&enlarge=1");
     assert_error(
         &img.get(&uri).await,
@@ -975,7 +771,7 @@ fn signed(key: &str, secret: &str, canonical: &str) -> String {
 
 #[tokio::test]
 async fn signed_urls_are_required_and_verified_against_every_key() {
-    let img = Img::photo(&["--signing-key", KEY_A, "--signing-key", KEY_B]).await;
+    let img = photo_app(&["--signing-key", KEY_A, "--signing-key", KEY_B]).await;
     let forbidden = |label: &str, response: &TestResponse| {
         assert_error(response, StatusCode::FORBIDDEN, "bad_signature", label);
     };
@@ -1060,7 +856,7 @@ async fn signed_urls_are_required_and_verified_against_every_key() {
     );
 
     // Keys may also be given comma-separated (PIXGATE_SIGNING_KEYS=a,b).
-    let img = Img::photo(&["--signing-key", &format!("{KEY_A},{KEY_B}")]).await;
+    let img = photo_app(&["--signing-key", &format!("{KEY_A},{KEY_B}")]).await;
     let uri = signed(PHOTO, KEY_B, "w=50");
     assert_image(
         &img.get(&uri).await,
@@ -1072,7 +868,7 @@ async fn signed_urls_are_required_and_verified_against_every_key() {
 
 #[tokio::test]
 async fn only_allowed_sizes_are_rendered() {
-    let img = Img::photo(&["--allowed-sizes", "200x200,400x0"]).await;
+    let img = photo_app(&["--allowed-sizes", "200x200,400x0"]).await;
     let ok = [
         ("w=200&h=200", (200, 200)),
         ("w=400", (400, 300)),
@@ -1115,15 +911,15 @@ async fn only_allowed_sizes_are_rendered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_concurrent_requests_share_one_render() {
-    let img = Img::disk(&[]).await;
+    let img = TestApp::new();
     let key = "images/jolla.jpg"; // 3264x2448
     img.put(key, corpus_image("jolla.jpg")).await;
     let uri = format!("/img/{key}?w=1600&f=webp");
-    let before = img.app.state.renders.started();
+    let before = img.renders_started();
     const N: usize = 6;
     let requests: Vec<_> = (0..N)
         .map(|_| {
-            let router = pixgate::app(img.app.state.clone());
+            let router = img.router();
             let request = Request::get(&uri).body(Body::empty()).unwrap();
             tokio::spawn(
                 async move { TestResponse::read(router.oneshot(request).await.unwrap()).await },
@@ -1137,7 +933,7 @@ async fn identical_concurrent_requests_share_one_render() {
         bodies.push(response.body);
     }
     assert!(bodies.iter().all(|b| *b == bodies[0]), "identical bytes");
-    let started = img.app.state.renders.started() - before;
+    let started = img.renders_started() - before;
     let fetched = img.reads().iter().filter(|r| r.starts_with("get ")).count();
     // How many requests overlap the first render depends on scheduling, so only "fewer renders
     // than requests" is asserted; in practice one render serves all six.
@@ -1155,7 +951,7 @@ async fn identical_concurrent_requests_share_one_render() {
 /// The same assertions on the disk and on the S3 store: identity, resize + format, 304,
 /// redirect, 404.
 async fn representative_subset(backend: Backend) {
-    let img = Img::open(backend, &[]).await;
+    let img = TestApp::on(backend, default_config()).await;
     let original = corpus_image("DSCN0010.jpg");
     img.put(PHOTO, original.clone()).await;
     let label = format!("{backend:?}");
@@ -1219,9 +1015,7 @@ async fn representative_subset(backend: Backend) {
 
 #[tokio::test]
 async fn storage_failures_are_502_and_never_cached() {
-    let server = S3Server::start().await;
-    let store = server.store("wrong-secret");
-    let app = TestApp::with_store(config_with(&[]), Arc::new(store));
+    let app = TestApp::on_s3(default_config(), "wrong-secret").await;
     let response = app.get(&format!("/img/{PHOTO}?w=100")).await;
     assert_eq!(response.status, StatusCode::BAD_GATEWAY);
     assert_eq!(response.error_code(), "storage_unavailable");
@@ -1242,89 +1036,48 @@ async fn representative_subset_on_s3() {
 // Lambda
 // ---------------------------------------------------------------------------------------------
 
-/// A Function URL event for `GET {raw_path}?{raw_query}`, shaped like `events/function-url-*`.
-fn function_url_event(raw_path: &str, raw_query: &str, headers: Value) -> String {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/function-url-upload.json");
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let parameters: serde_json::Map<String, Value> = form_urlencoded::parse(raw_query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect();
-    event["rawPath"] = json!(raw_path);
-    event["rawQueryString"] = json!(raw_query);
-    event["queryStringParameters"] = Value::Object(parameters);
-    event["headers"] = headers;
-    event["requestContext"]["http"]["method"] = json!("GET");
-    event["requestContext"]["http"]["path"] = json!(raw_path);
-    event["requestContext"]["routeKey"] = json!("$default");
-    event["isBase64Encoded"] = json!(false);
-    event.as_object_mut().unwrap().remove("body");
-    event.to_string()
-}
-
-/// What the buffered Lambda runtime (`lambda_http::run`) does with the event: decode it, call
-/// the service `pixgate::lambda::run` serves, and turn the answer into a Lambda body.
-async fn invoke(img: &Img, event: &str) -> (axum::http::response::Parts, lambda_http::Body) {
-    let request = lambda_http::request::from_str(event).expect("event decodes");
-    let response = pixgate::lambda::service(img.app.state.clone())
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let response = lambda_http::IntoResponse::into_response(response).await;
-    response.into_parts()
-}
-
 #[tokio::test]
 async fn a_function_url_event_gets_the_rendition() {
-    let img = Img::photo(&[]).await;
+    let img = photo_app(&[]).await;
     let headers = json!({
         "host": "abc123xyz.lambda-url.eu-west-1.on.aws",
         "accept": "image/webp,*/*",
         "origin": "https://chat.example.com",
     });
-    let event = function_url_event(&format!("/img/{PHOTO}"), "w=160&f=webp", headers.clone());
-    let (parts, body) = invoke(&img, &event).await;
-    assert_eq!(parts.status, StatusCode::OK);
-    let lambda_http::Body::Binary(bytes) = body else {
-        panic!("an image must be a binary (base64) Lambda body, got {body:?}");
-    };
-    let text = |headers: &HeaderMap, name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    assert_eq!(magic(&bytes), "webp");
-    assert_eq!(size_of(&bytes), (160, 120));
+    let event = function_url_get(&format!("/img/{PHOTO}"), "w=160&f=webp", headers.clone());
+    let (response, body) = invoke(&img, Runtime::Buffered, &event).await;
+    assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
-        text(&parts.headers, "content-type").as_deref(),
-        Some("image/webp")
+        body,
+        LambdaBody::Binary,
+        "an image must be a binary (base64) Lambda body"
     );
+    let out = inspect(&response.body);
+    assert_eq!(out.format, ImageFormat::WebP);
+    assert_eq!((out.width, out.height), (160, 120));
+    assert_eq!(response.header(header::CONTENT_TYPE), Some("image/webp"));
     assert_eq!(
-        text(&parts.headers, "content-length"),
-        Some(bytes.len().to_string())
+        response.header(header::CONTENT_LENGTH),
+        Some(response.body.len().to_string().as_str())
     );
+    assert_eq!(response.header(header::CACHE_CONTROL), Some(IMMUTABLE));
     assert_eq!(
-        text(&parts.headers, "cache-control").as_deref(),
-        Some(IMMUTABLE)
-    );
-    assert_eq!(
-        text(&parts.headers, "access-control-allow-origin").as_deref(),
+        response.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
         Some("*")
     );
-    let etag = text(&parts.headers, "etag").expect("etag");
+    let etag = response.header(header::ETAG).expect("etag");
     // The same rendition as the local server gives.
     let local = img.get(&format!("/img/{PHOTO}?w=160&f=webp")).await;
-    assert_eq!(local.body.as_ref(), bytes.as_slice());
-    assert_eq!(local.header(header::ETAG), Some(etag.as_str()));
+    assert_eq!(local.body, response.body);
+    assert_eq!(local.header(header::ETAG), Some(etag));
 
     // A non-canonical query is redirected relative to the request, whatever is in front.
-    let event = function_url_event(&format!("/img/{PHOTO}"), "f=webp&w=160", headers);
-    let (parts, _) = invoke(&img, &event).await;
-    assert_eq!(parts.status, StatusCode::MOVED_PERMANENTLY);
-    let location = text(&parts.headers, "location").expect("location");
+    let event = function_url_get(&format!("/img/{PHOTO}"), "f=webp&w=160", headers);
+    let (moved, _) = invoke(&img, Runtime::Buffered, &event).await;
+    assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY);
+    let location = moved.header(header::LOCATION).expect("location");
     assert_eq!(
-        resolve(&format!("/img/{PHOTO}?f=webp&w=160"), &location),
+        resolve(&format!("/img/{PHOTO}?f=webp&w=160"), location),
         format!("/img/{PHOTO}?w=160&f=webp")
     );
 }

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
-use crate::helpers::{BOUNDARY, Multipart, TestApp, config_with, corpus_image};
+use crate::harness::{BOUNDARY, Multipart, TestApp, TestResponse, config_with, corpus_image};
 
 fn photo() -> Vec<u8> {
     corpus_image("Landscape_1.jpg")
@@ -14,7 +14,7 @@ async fn raw_upload(
     query: &str,
     content_type: Option<&str>,
     body: Vec<u8>,
-) -> crate::helpers::TestResponse {
+) -> TestResponse {
     let mut request = Request::post(format!("/upload?{query}"));
     if let Some(ct) = content_type {
         request = request.header(header::CONTENT_TYPE, ct);
@@ -299,17 +299,12 @@ async fn ten_files_in_one_request_are_all_stored_in_order() {
         f.file(name, "application/octet-stream", corpus_image(name))
     });
     let response = app.upload("type=image", &form).await;
-    assert_eq!(
-        response.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.assert_status(StatusCode::OK, "ten files");
     let items = response.json();
     for (i, name) in files.iter().enumerate() {
         assert_eq!(items[i]["originalName"], *name);
         let key = items[i]["key"].as_str().unwrap();
-        assert!(app.data_dir.path().join(key).is_file(), "{key}");
+        assert!(app.data_dir().join(key).is_file(), "{key}");
     }
 }
 

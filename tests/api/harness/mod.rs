@@ -1,0 +1,22 @@
+//! The one test harness of `tests/api`, split by concern: building and calling the app
+//! ([`app`], [`response`], [`multipart`]), the stores behind it ([`store`], [`s3`]), Lambda
+//! events ([`lambda`]), images ([`images`]) and the shared corpus's contract ([`contract`]).
+//! Tests construct `Config` and `AppState` only through [`app`].
+
+pub mod app;
+pub mod contract;
+pub mod images;
+pub mod lambda;
+pub mod multipart;
+pub mod response;
+pub mod s3;
+pub mod store;
+
+pub use app::{Backend, TestApp, config_with, default_config};
+pub use contract::{Expectation, check_stored_item};
+pub use images::{
+    Inspected, corpus_dir, corpus_image, encode_png, inspect, mean_abs_diff, metadata_blocks,
+};
+pub use lambda::{LambdaBody, Runtime, event, function_url_get, invoke};
+pub use multipart::{BOUNDARY, Multipart};
+pub use response::TestResponse;
