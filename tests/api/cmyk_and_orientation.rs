@@ -5,15 +5,19 @@
 use axum::http::StatusCode;
 use image::GenericImageView;
 
-use crate::harness::{
-    Inspected, Multipart, TestApp, corpus_dir, corpus_image, inspect, mean_abs_diff,
-};
+use crate::harness::{Inspected, TestApp, corpus_dir, corpus_image, inspect, mean_abs_diff};
 
 async fn upload_and_fetch(app: &TestApp, query_type: &str, file: &str) -> Inspected {
-    let form = Multipart::new().file(file, "image/jpeg", corpus_image(file));
-    let response = app.upload(&format!("type={query_type}"), &form).await;
+    let response = app
+        .upload_file(
+            &format!("type={query_type}"),
+            file,
+            "image/jpeg",
+            corpus_image(file),
+        )
+        .await;
     response.assert_status(StatusCode::OK, file);
-    let key = response.json()[0]["key"].as_str().unwrap().to_owned();
+    let key = response.key(0);
     inspect(&app.get(&format!("/files/{key}")).await.body)
 }
 

@@ -3,9 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::harness::{
-    Expectation, Multipart, TestApp, check_stored_item, corpus_dir, corpus_image,
-};
+use crate::harness::{Expectation, TestApp, check_stored_item, corpus_dir, corpus_image};
 use crate::openapi::assert_upload_answer_matches_spec;
 
 struct Row {
@@ -42,12 +40,14 @@ async fn every_corpus_image_gets_its_expected_outcome_as_profile_and_as_image() 
         let expectation = Expectation::parse(&row.expected);
         for query_type in ["profile", "image"] {
             let label = format!("{} as {query_type} (expected: {})", row.file, row.expected);
-            let form = Multipart::new().file(
-                &row.file,
-                "application/octet-stream",
-                corpus_image(&row.file),
-            );
-            let response = app.upload(&format!("type={query_type}"), &form).await;
+            let response = app
+                .upload_file(
+                    &format!("type={query_type}"),
+                    &row.file,
+                    "application/octet-stream",
+                    corpus_image(&row.file),
+                )
+                .await;
             assert_upload_answer_matches_spec(&response, &label);
             if response.status == StatusCode::OK && expectation.may_accept {
                 let items = response.json();
@@ -83,13 +83,10 @@ async fn gps_tagged_photos_lose_their_gps() {
             "{file} has EXIF to start with"
         );
         let response = app
-            .upload(
-                "type=image",
-                &Multipart::new().file(file, "image/jpeg", original),
-            )
+            .upload_file("type=image", file, "image/jpeg", original)
             .await;
         assert_eq!(response.status, StatusCode::OK, "{file}");
-        let key = response.json()[0]["key"].as_str().unwrap().to_owned();
+        let key = response.key(0);
         let stored = app.get(&format!("/files/{key}")).await.body;
         assert!(
             !stored.windows(4).any(|w| w == b"Exif"),

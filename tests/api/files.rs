@@ -7,15 +7,17 @@ use axum::http::{Request, StatusCode, header};
 use bytes::Bytes;
 use pixgate::storage::{FsStore, NewObject, Store, StoreError};
 
-use crate::harness::{Multipart, TestApp, corpus_image};
+use crate::harness::{TestApp, corpus_image};
 
 #[tokio::test]
 async fn stored_files_are_served_with_type_immutable_cache_and_etag() {
     let app = TestApp::new();
     let item = &app
-        .upload(
+        .upload_file(
             "type=profile",
-            &Multipart::new().file("a.png", "image/png", corpus_image("with-alpha.png")),
+            "a.png",
+            "image/png",
+            corpus_image("with-alpha.png"),
         )
         .await
         .json()[0];

@@ -107,7 +107,7 @@ async fn function_url_transform_streams_the_rendition() {
         .await
         .0;
     assert_eq!(upload.status, StatusCode::OK, "{:?}", upload.json());
-    let key = upload.json()[0]["key"].as_str().unwrap().to_owned();
+    let key = upload.key(0);
 
     let headers = json!({
         "host": "abc123xyz.lambda-url.eu-west-1.on.aws",

@@ -74,16 +74,20 @@ async fn uploads_are_stored_in_s3_with_type_cache_control_and_name_metadata() {
 async fn a_retried_upload_keeps_the_first_object() {
     let app = TestApp::on(Backend::S3, default_config()).await;
     let first = app
-        .upload(
+        .upload_file(
             "type=image",
-            &Multipart::new().file("first.png", "image/png", corpus_image("swiss.png")),
+            "first.png",
+            "image/png",
+            corpus_image("swiss.png"),
         )
         .await
         .json();
     let retry = app
-        .upload(
+        .upload_file(
             "type=image",
-            &Multipart::new().file("second.png", "image/png", corpus_image("swiss.png")),
+            "second.png",
+            "image/png",
+            corpus_image("swiss.png"),
         )
         .await;
     assert_eq!(retry.status, StatusCode::OK);
@@ -110,9 +114,11 @@ async fn a_retried_upload_keeps_the_first_object() {
 async fn a_rejected_signature_is_a_storage_error_not_a_crash() {
     let app = TestApp::on_s3(default_config(), "wrong-secret").await;
     let response = app
-        .upload(
+        .upload_file(
             "type=profile",
-            &Multipart::new().file("a.png", "image/png", corpus_image("swiss.png")),
+            "a.png",
+            "image/png",
+            corpus_image("swiss.png"),
         )
         .await;
     assert_eq!(response.status, StatusCode::BAD_GATEWAY);

@@ -198,23 +198,19 @@ async fn mixed_outcomes_answer_207_with_failures_in_place() {
 async fn the_same_upload_twice_lands_on_the_same_key_and_different_content_does_not() {
     let app = TestApp::new();
     let first = app
-        .upload(
-            "type=profile",
-            &Multipart::new().file("a.jpg", "image/jpeg", photo()),
-        )
+        .upload_file("type=profile", "a.jpg", "image/jpeg", photo())
         .await
         .json();
     let again = app
-        .upload(
-            "type=profile",
-            &Multipart::new().file("renamed.jpg", "image/jpeg", photo()),
-        )
+        .upload_file("type=profile", "renamed.jpg", "image/jpeg", photo())
         .await
         .json();
     let other = app
-        .upload(
+        .upload_file(
             "type=profile",
-            &Multipart::new().file("a.jpg", "image/jpeg", corpus_image("Portrait_1.jpg")),
+            "a.jpg",
+            "image/jpeg",
+            corpus_image("Portrait_1.jpg"),
         )
         .await
         .json();
@@ -233,8 +229,15 @@ async fn the_same_upload_twice_lands_on_the_same_key_and_different_content_does_
 #[tokio::test]
 async fn keys_follow_prefix_date_hash_and_names_are_kept_as_metadata() {
     let app = TestApp::new();
-    let form = Multipart::new().file("../../etc/프로필 사진.jpg", "image/jpeg", photo());
-    let item = &app.upload("type=image", &form).await.json()[0];
+    let item = &app
+        .upload_file(
+            "type=image",
+            "../../etc/프로필 사진.jpg",
+            "image/jpeg",
+            photo(),
+        )
+        .await
+        .json()[0];
     let key = item["key"].as_str().unwrap();
     let today = chrono::Utc::now().format("%Y/%m/%d").to_string();
     let rest = key
@@ -269,10 +272,7 @@ async fn public_base_url_and_prefixes_shape_the_answer() {
         "avatars",
     ]));
     let item = &app
-        .upload(
-            "type=profile",
-            &Multipart::new().file("a.jpg", "image/jpeg", photo()),
-        )
+        .upload_file("type=profile", "a.jpg", "image/jpeg", photo())
         .await
         .json()[0];
     let key = item["key"].as_str().unwrap();
@@ -377,10 +377,7 @@ async fn early_refusals_reach_clients_that_stream_the_body_after_the_headers() {
 async fn upload_answers_are_never_cached() {
     let app = TestApp::new();
     let ok = app
-        .upload(
-            "type=profile",
-            &Multipart::new().file("a.jpg", "image/jpeg", photo()),
-        )
+        .upload_file("type=profile", "a.jpg", "image/jpeg", photo())
         .await;
     let refused = app.upload("type=nope", &Multipart::new()).await;
     for response in [ok, refused] {

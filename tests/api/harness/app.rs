@@ -168,6 +168,18 @@ impl TestApp {
         self.send(form.request(&format!("/upload?{query}"))).await
     }
 
+    /// `POST /upload?{query}` with one file part.
+    pub async fn upload_file(
+        &self,
+        query: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> TestResponse {
+        let form = Multipart::new().file(filename, content_type, bytes);
+        self.upload(query, &form).await
+    }
+
     /// Serves the app on 127.0.0.1 on a free port, for real clients.
     pub async fn spawn(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -40,6 +40,15 @@ impl TestResponse {
             .to_owned()
     }
 
+    /// The stored key of item `index` of an upload answer.
+    pub fn key(&self, index: usize) -> String {
+        let item = &self.json()[index];
+        item["key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no key in item {index}: {item}"))
+            .to_owned()
+    }
+
     /// Asserts the status, showing (the start of) the body when it differs.
     pub fn assert_status(&self, status: StatusCode, label: &str) {
         assert_eq!(

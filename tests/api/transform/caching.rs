@@ -5,20 +5,22 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
 use super::{IMMUTABLE, PHOTO, assert_error, assert_image, photo_app};
-use crate::harness::{Multipart, TestApp, corpus_image};
+use crate::harness::{TestApp, corpus_image};
 
 #[tokio::test]
 async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
     let img = TestApp::new();
     // Through the real upload route this time.
     let uploaded = img
-        .upload(
+        .upload_file(
             "type=image",
-            &Multipart::new().file("photo.jpg", "image/jpeg", corpus_image("DSCN0010.jpg")),
+            "photo.jpg",
+            "image/jpeg",
+            corpus_image("DSCN0010.jpg"),
         )
         .await;
     assert_eq!(uploaded.status, StatusCode::OK);
-    let key = uploaded.json()[0]["key"].as_str().unwrap().to_owned();
+    let key = uploaded.key(0);
     let uri = format!("/img/{key}?w=200");
     let served = img.get(&uri).await;
     let etag = assert_image(&served, "jpeg", (200, 150), &uri);
