@@ -8,22 +8,22 @@ use crate::harness::{Backend, TestApp, corpus_image, default_config};
 /// The same assertions on the disk and on the S3 store: identity, resize + format, 304,
 /// redirect, 404.
 async fn representative_subset(backend: Backend) {
-    let img = TestApp::on(backend, default_config()).await;
+    let app = TestApp::on(backend, default_config()).await;
     let original = corpus_image("DSCN0010.jpg");
-    img.put(PHOTO, original.clone()).await;
+    app.put(PHOTO, original.clone()).await;
     let label = format!("{backend:?}");
 
-    let identity = img.get(&format!("/img/{PHOTO}")).await;
+    let identity = app.get(&format!("/img/{PHOTO}")).await;
     assert_eq!(identity.status, StatusCode::OK, "{label}");
     assert_eq!(identity.body.as_ref(), original.as_slice(), "{label}");
     assert_eq!(
         identity.body,
-        img.get(&format!("/files/{PHOTO}")).await.body,
+        app.get(&format!("/files/{PHOTO}")).await.body,
         "{label}: /img without parameters = /files"
     );
 
     let uri = format!("/img/{PHOTO}?w=160&f=webp");
-    let served = img.get(&uri).await;
+    let served = app.get(&uri).await;
     let etag = assert_image(&served, "webp", (160, 120), &label);
     assert_eq!(
         served.header(header::CONTENT_LENGTH),
@@ -35,22 +35,22 @@ async fn representative_subset(backend: Backend) {
         Some(IMMUTABLE),
         "{label}"
     );
-    let jpeg = img.get(&format!("/img/{PHOTO}?w=160&h=160")).await;
+    let jpeg = app.get(&format!("/img/{PHOTO}?w=160&h=160")).await;
     assert_image(&jpeg, "jpeg", (160, 160), &label);
 
-    img.forget_reads();
-    let revalidated = img.get_with(&uri, &[("if-none-match", &etag)]).await;
+    app.forget_reads();
+    let revalidated = app.get_with(&uri, &[("if-none-match", &etag)]).await;
     assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "{label}");
     assert!(revalidated.body.is_empty(), "{label}");
     assert_eq!(
-        img.reads(),
+        app.reads(),
         vec![format!("version {PHOTO}")],
         "{label}: a 304 reads the version only"
     );
 
     let moved_uri = format!("/img/{PHOTO}?f=WEBP&w=0160");
-    let target = assert_redirect(&img.get(&moved_uri).await, &moved_uri, &uri);
-    let followed = img.get(&target).await;
+    let target = assert_redirect(&app.get(&moved_uri).await, &moved_uri, &uri);
+    let followed = app.get(&target).await;
     assert_eq!(
         followed.header(header::ETAG),
         Some(etag.as_str()),
@@ -63,7 +63,7 @@ async fn representative_subset(backend: Backend) {
 
     let missing = "/img/images/2026/01/02/ffffffffffffffffffffffffffffffff.jpg?w=160";
     assert_error(
-        &img.get(missing).await,
+        &app.get(missing).await,
         StatusCode::NOT_FOUND,
         "not_found",
         &label,

@@ -9,9 +9,9 @@ use crate::harness::{TestApp, corpus_image};
 
 #[tokio::test]
 async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
-    let img = TestApp::new();
+    let app = TestApp::new();
     // Through the real upload route this time.
-    let uploaded = img
+    let uploaded = app
         .upload_file(
             "type=image",
             "photo.jpg",
@@ -22,7 +22,7 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
     assert_eq!(uploaded.status, StatusCode::OK);
     let key = uploaded.key(0);
     let uri = format!("/img/{key}?w=200");
-    let served = img.get(&uri).await;
+    let served = app.get(&uri).await;
     let etag = assert_image(&served, "jpeg", (200, 150), &uri);
     assert_eq!(
         served.header(header::CONTENT_LENGTH),
@@ -35,25 +35,25 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
         "strong, quoted: {etag}"
     );
     assert_eq!(
-        img.get(&uri).await.header(header::ETAG),
+        app.get(&uri).await.header(header::ETAG),
         Some(etag.as_str())
     );
 
     // Revalidation: 304, no body, no fetch of the source.
     for tag in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}")] {
-        img.forget_reads();
-        let revalidated = img.get_with(&uri, &[("if-none-match", &tag)]).await;
+        app.forget_reads();
+        let revalidated = app.get_with(&uri, &[("if-none-match", &tag)]).await;
         assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "{tag}");
         assert!(revalidated.body.is_empty());
         assert_eq!(revalidated.header(header::ETAG), Some(etag.as_str()));
         assert_eq!(revalidated.header(header::CACHE_CONTROL), Some(IMMUTABLE));
         assert!(
-            !img.reads().iter().any(|r| r.starts_with("get ")),
+            !app.reads().iter().any(|r| r.starts_with("get ")),
             "a 304 fetched the source: {:?}",
-            img.reads()
+            app.reads()
         );
     }
-    let stale = img.get_with(&uri, &[("if-none-match", "\"other\"")]).await;
+    let stale = app.get_with(&uri, &[("if-none-match", "\"other\"")]).await;
     assert_eq!(stale.status, StatusCode::OK);
 
     // Every rendition has its own tag.
@@ -65,7 +65,7 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
     ];
     let mut tags = vec![etag.clone()];
     for other in &others {
-        let response = img.get(other).await;
+        let response = app.get(other).await;
         assert_eq!(response.status, StatusCode::OK, "{other}");
         tags.push(response.header(header::ETAG).unwrap().to_owned());
     }
@@ -75,7 +75,7 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
     assert_eq!(unique.len(), tags.len(), "{tags:?}");
 
     // HEAD: the same headers, no body.
-    let head = img
+    let head = app
         .send(Request::head(&uri).body(Body::empty()).unwrap())
         .await;
     assert_eq!(head.status, StatusCode::OK);
@@ -93,19 +93,19 @@ async fn renditions_carry_length_cache_and_a_strong_etag_that_revalidates() {
 #[tokio::test]
 async fn cache_control_is_configurable_for_renditions_not_errors() {
     let custom = "public, max-age=600, s-maxage=86400";
-    let img = photo_app(&["--transform-cache-control", custom]).await;
-    let served = img.get(&format!("/img/{PHOTO}?w=50")).await;
+    let app = photo_app(&["--transform-cache-control", custom]).await;
+    let served = app.get(&format!("/img/{PHOTO}?w=50")).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.header(header::CACHE_CONTROL), Some(custom));
-    let moved = img.get(&format!("/img/{PHOTO}?W=50")).await;
+    let moved = app.get(&format!("/img/{PHOTO}?W=50")).await;
     assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(moved.header(header::CACHE_CONTROL), Some(custom));
     let etag = served.header(header::ETAG).unwrap();
-    let revalidated = img
+    let revalidated = app
         .get_with(&format!("/img/{PHOTO}?w=50"), &[("if-none-match", etag)])
         .await;
     assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
     assert_eq!(revalidated.header(header::CACHE_CONTROL), Some(custom));
-    let refused = img.get(&format!("/img/{PHOTO}?w=0")).await;
+    let refused = app.get(&format!("/img/{PHOTO}?w=0")).await;
     assert_error(&refused, StatusCode::BAD_REQUEST, "invalid_param", "w=0");
 }

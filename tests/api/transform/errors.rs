@@ -8,7 +8,7 @@ use crate::harness::{TestApp, config_with, corpus_image};
 
 #[tokio::test]
 async fn bad_parameters_are_400_invalid_param_naming_the_parameter() {
-    let img = photo_app(&["--transform-max-side", "1000"]).await;
+    let app = photo_app(&["--transform-max-side", "1000"]).await;
     let cases = [
         ("w=abc", "w"),
         ("w=0", "w"),
@@ -31,7 +31,7 @@ async fn bad_parameters_are_400_invalid_param_naming_the_parameter() {
         ("h=10&w=abc&q=0", "w"),
     ];
     for (query, param) in cases {
-        let response = img
+        let response = app
             .get_with(
                 &format!("/img/{PHOTO}?{query}"),
                 &[("origin", "https://chat.example.com")],
@@ -46,23 +46,23 @@ async fn bad_parameters_are_400_invalid_param_naming_the_parameter() {
         );
     }
     assert!(
-        img.reads().is_empty(),
+        app.reads().is_empty(),
         "refused before any read: {:?}",
-        img.reads()
+        app.reads()
     );
     // The limit itself is allowed.
-    let at_limit = img.get(&format!("/img/{PHOTO}?w=1000")).await;
+    let at_limit = app.get(&format!("/img/{PHOTO}?w=1000")).await;
     assert_eq!(at_limit.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
-    let img = TestApp::new();
+    let app = TestApp::new();
     let jpeg = corpus_image("DSCN0010.jpg");
     // Real objects outside the prefixes, to prove they are not served.
-    img.put("other/x.jpg", jpeg.clone()).await;
-    img.put("profile/p.jpg", jpeg.clone()).await;
-    let dir = img.data_dir();
+    app.put("other/x.jpg", jpeg.clone()).await;
+    app.put("profile/p.jpg", jpeg.clone()).await;
+    let dir = app.data_dir();
     std::fs::write(dir.join("secret.txt"), "secret").unwrap();
     std::fs::create_dir_all(dir.join(".meta/images")).unwrap();
     std::fs::write(dir.join(".meta/images/x.json"), "{}").unwrap();
@@ -82,7 +82,7 @@ async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
         "/img/images",
         "/img/imagesx/a.jpg",
     ] {
-        let response = img
+        let response = app
             .get_with(uri, &[("origin", "https://chat.example.com")])
             .await;
         assert_error(&response, StatusCode::NOT_FOUND, "not_found", uri);
@@ -92,46 +92,46 @@ async fn keys_outside_the_transform_prefixes_are_404_and_never_read() {
             "{uri}"
         );
     }
-    assert!(img.reads().is_empty(), "read: {:?}", img.reads());
+    assert!(app.reads().is_empty(), "read: {:?}", app.reads());
 
     // Missing under a valid prefix: looked up, then 404.
     let missing = "/img/images/2026/01/01/missing.jpg?w=10";
     assert_error(
-        &img.get(missing).await,
+        &app.get(missing).await,
         StatusCode::NOT_FOUND,
         "not_found",
         missing,
     );
     // The default prefixes are the upload ones; profile/ is served.
     assert_eq!(
-        img.get("/img/profile/p.jpg?w=10").await.status,
+        app.get("/img/profile/p.jpg?w=10").await.status,
         StatusCode::OK
     );
 
     // Narrowed with --transform-prefixes, the other upload prefix is off limits too.
-    let img = TestApp::with_config(config_with(&["--transform-prefixes", "images"]));
-    img.put("profile/p.jpg", jpeg).await;
+    let app = TestApp::with_config(config_with(&["--transform-prefixes", "images"]));
+    app.put("profile/p.jpg", jpeg).await;
     assert_error(
-        &img.get("/img/profile/p.jpg?w=10").await,
+        &app.get("/img/profile/p.jpg?w=10").await,
         StatusCode::NOT_FOUND,
         "not_found",
         "profile with --transform-prefixes images",
     );
-    assert!(img.reads().is_empty(), "read: {:?}", img.reads());
+    assert!(app.reads().is_empty(), "read: {:?}", app.reads());
 }
 
 #[tokio::test]
 async fn stored_objects_that_are_not_good_images_are_refused() {
-    let img = TestApp::new();
-    img.put("images/notes.txt", b"just some text, not pixels\n".to_vec())
+    let app = TestApp::new();
+    app.put("images/notes.txt", b"just some text, not pixels\n".to_vec())
         .await;
-    img.put("images/not-an-image.jpg", corpus_image("not-an-image.jpg"))
+    app.put("images/not-an-image.jpg", corpus_image("not-an-image.jpg"))
         .await;
-    img.put("images/truncated.jpg", corpus_image("truncated.jpg"))
+    app.put("images/truncated.jpg", corpus_image("truncated.jpg"))
         .await;
-    img.put("images/truncated.png", corpus_image("truncated.png"))
+    app.put("images/truncated.png", corpus_image("truncated.png"))
         .await;
-    img.put(
+    app.put(
         "images/bomb.png",
         corpus_image("bomb-png-50000x50000-header.png"),
     )
@@ -169,7 +169,7 @@ async fn stored_objects_that_are_not_good_images_are_refused() {
         ),
     ];
     for (uri, status, code) in cases {
-        let response = img
+        let response = app
             .get_with(uri, &[("origin", "https://chat.example.com")])
             .await;
         assert_error(&response, status, code, uri);
@@ -179,22 +179,22 @@ async fn stored_objects_that_are_not_good_images_are_refused() {
 
 #[tokio::test]
 async fn renditions_over_the_pixel_limit_are_422() {
-    let img = photo_app(&["--max-pixels", "1000000"]).await;
+    let app = photo_app(&["--max-pixels", "1000000"]).await;
     let uri = format!("/img/{PHOTO}?w=4000&h=4000&fit=outside&enlarge=1");
     assert_error(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "image_too_large",
         &uri,
     );
     let uri = format!("/img/{PHOTO}?w=1200&enlarge=1"); // 1200x900
     assert_error(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "image_too_large",
         &uri,
     );
     // Under the limit it renders (1000x750 = 750 000 pixels).
     let uri = format!("/img/{PHOTO}?w=1000&h=750&fit=outside&enlarge=1");
-    assert_image(&img.get(&uri).await, "jpeg", (1000, 750), &uri);
+    assert_image(&app.get(&uri).await, "jpeg", (1000, 750), &uri);
 }

@@ -8,11 +8,11 @@ use crate::harness::{corpus_image, encode_png};
 
 #[tokio::test]
 async fn quality_shrinks_lossy_outputs_and_is_dropped_for_png() {
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     for format in ["jpeg", "webp"] {
         let at = |q: u8| format!("/img/{PHOTO}?w=320&f={format}&q={q}");
-        let low = img.get(&at(30)).await;
-        let high = img.get(&at(90)).await;
+        let low = app.get(&at(30)).await;
+        let high = app.get(&at(90)).await;
         assert_image(&low, format, (320, 240), &at(30));
         assert_image(&high, format, (320, 240), &at(90));
         assert!(
@@ -26,14 +26,14 @@ async fn quality_shrinks_lossy_outputs_and_is_dropped_for_png() {
     // PNG is lossless, so q means nothing: dropped from the canonical URL.
     let uri = format!("/img/{PHOTO}?w=320&f=png&q=30");
     assert_redirect(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         &uri,
         &format!("/img/{PHOTO}?w=320&f=png"),
     );
     // q=80 is the default, dropped too.
     let uri = format!("/img/{PHOTO}?w=320&f=webp&q=80");
     assert_redirect(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         &uri,
         &format!("/img/{PHOTO}?w=320&f=webp"),
     );
@@ -50,28 +50,28 @@ async fn auto_format_follows_accept_and_varies_on_it() {
         (None, "jpeg"),
     ];
     // With canonical redirects (the default) auto is resolved by a 301 that varies on Accept.
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     let uri = format!("/img/{PHOTO}?w=100&f=auto");
     for (accept, format) in cases {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
-        let moved = img.get_with(&uri, &headers).await;
+        let moved = app.get_with(&uri, &headers).await;
         let target = assert_redirect(&moved, &uri, &format!("/img/{PHOTO}?w=100&f={format}"));
         assert_eq!(moved.header(header::VARY), Some("Accept"), "{accept:?}");
         if format != "avif" {
-            let served = img.get_with(&target, &headers).await;
+            let served = app.get_with(&target, &headers).await;
             assert_image(&served, format, (100, 75), &target);
         }
     }
     // Without them, the rendition is served directly, with Vary: Accept.
-    let img = photo_app(&["--canonical-redirect", "false"]).await;
+    let app = photo_app(&["--canonical-redirect", "false"]).await;
     for (accept, format) in cases {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
-        let served = img.get_with(&uri, &headers).await;
+        let served = app.get_with(&uri, &headers).await;
         let etag = assert_image(&served, format, (100, 75), &format!("{uri} {accept:?}"));
         assert_eq!(served.header(header::VARY), Some("Accept"), "{accept:?}");
         let mut revalidate = headers.clone();
         revalidate.push(("if-none-match", &etag));
-        let revalidated = img.get_with(&uri, &revalidate).await;
+        let revalidated = app.get_with(&uri, &revalidate).await;
         assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "{accept:?}");
         assert_eq!(
             revalidated.header(header::VARY),
@@ -80,7 +80,7 @@ async fn auto_format_follows_accept_and_varies_on_it() {
         );
         // The same rendition as the explicit format: one ETag.
         if format == "webp" {
-            let explicit = img.get(&format!("/img/{PHOTO}?w=100&f=webp")).await;
+            let explicit = app.get(&format!("/img/{PHOTO}?w=100&f=webp")).await;
             assert_eq!(explicit.header(header::ETAG), Some(etag.as_str()));
             assert_eq!(explicit.body, served.body);
             assert_eq!(explicit.header(header::VARY), None, "explicit f: no Vary");
@@ -93,16 +93,16 @@ async fn auto_format_follows_accept_and_varies_on_it() {
 /// (500). The GIF (decoded as RGBA) is the control.
 #[tokio::test]
 async fn png_output_of_an_opaque_source() {
-    let img = photo_app(&[]).await;
-    img.put("images/gif.gif", corpus_image("Crash_test.gif"))
+    let app = photo_app(&[]).await;
+    app.put("images/gif.gif", corpus_image("Crash_test.gif"))
         .await; // 800x533, opaque
-    img.put(
+    app.put(
         "images/flag.png",
         corpus_image("Flag_of_the_Netherlands-16bit.png"),
     )
     .await; // 900x600 RGB 16-bit
     let rgb = image::RgbImage::from_pixel(30, 20, image::Rgb([0, 255, 0]));
-    img.put("images/rgb.png", encode_png(rgb)).await;
+    app.put("images/rgb.png", encode_png(rgb)).await;
     let cases = [
         (format!("/img/{PHOTO}?w=320&f=png"), (320, 240)),
         ("/img/images/gif.gif?w=80".to_owned(), (80, 53)),
@@ -111,7 +111,7 @@ async fn png_output_of_an_opaque_source() {
     ];
     let mut failed = Vec::new();
     for (uri, _) in &cases {
-        let response = img.get(uri).await;
+        let response = app.get(uri).await;
         if response.status != StatusCode::OK {
             failed.push(format!(
                 "{uri}: {} {}",
@@ -122,6 +122,6 @@ async fn png_output_of_an_opaque_source() {
     }
     assert!(failed.is_empty(), "{failed:#?}");
     for (uri, size) in cases {
-        assert_image(&img.get(&uri).await, "png", size, &uri);
+        assert_image(&app.get(&uri).await, "png", size, &uri);
     }
 }

@@ -21,7 +21,7 @@ fn is_green(pixel: &image::Rgb<u8>) -> bool {
 
 #[tokio::test]
 async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     // (query, expected size) on the 640x480 photo: cover/contain/fill are exactly the box,
     // inside the largest size inside it, outside the smallest covering it.
     let cases = [
@@ -37,13 +37,13 @@ async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
         ("w=300&h=100&fit=outside", (300, 225)),
     ];
     for (query, size) in cases {
-        let response = img.get(&format!("/img/{PHOTO}?{query}")).await;
+        let response = app.get(&format!("/img/{PHOTO}?{query}")).await;
         assert_image(&response, "jpeg", size, query);
     }
 
     // contain letterboxes: 200x150 of picture centred on 200x200, the bands white in JPEG.
     let contain = inspect(
-        &img.get(&format!("/img/{PHOTO}?w=200&h=200&fit=contain"))
+        &app.get(&format!("/img/{PHOTO}?w=200&h=200&fit=contain"))
             .await
             .body,
     )
@@ -58,21 +58,21 @@ async fn every_fit_mode_gives_sharps_size_on_corpus_originals() {
     }
 
     // Other source formats keep theirs: WebP stays WebP, fill stretches it to the box.
-    img.put("images/4.webp", corpus_image("4.webp")).await;
-    let webp = img.get("/img/images/4.webp?w=100&h=300&fit=fill").await;
+    app.put("images/4.webp", corpus_image("4.webp")).await;
+    let webp = app.get("/img/images/4.webp?w=100&h=300&fit=fill").await;
     assert_image(&webp, "webp", (100, 300), "4.webp fill");
     // EXIF orientation 6 (stored 450x600): the box applies to the upright 600x450 picture.
-    img.put("images/l6.jpg", corpus_image("Landscape_6.jpg"))
+    app.put("images/l6.jpg", corpus_image("Landscape_6.jpg"))
         .await;
-    let upright = img.get("/img/images/l6.jpg?w=300&h=300&fit=inside").await;
+    let upright = app.get("/img/images/l6.jpg?w=300&h=300&fit=inside").await;
     assert_image(&upright, "jpeg", (300, 225), "Landscape_6 inside");
 }
 
 #[tokio::test]
 async fn small_sources_are_not_enlarged_unless_asked() {
-    let img = TestApp::new();
+    let app = TestApp::new();
     let key = "images/alpha.png"; // 256x192 RGBA
-    img.put(key, corpus_image("with-alpha.png")).await;
+    app.put(key, corpus_image("with-alpha.png")).await;
     let cases = [
         // Without enlarge: the source size, except contain, which always gives the box.
         ("w=400&h=400", (256, 192)),
@@ -89,12 +89,12 @@ async fn small_sources_are_not_enlarged_unless_asked() {
         ("w=512&enlarge=1", (512, 384)),
     ];
     for (query, size) in cases {
-        let response = img.get(&format!("/img/{key}?{query}")).await;
+        let response = app.get(&format!("/img/{key}?{query}")).await;
         assert_image(&response, "png", size, query);
     }
     // contain centres the 256x192 picture; the padding is transparent in PNG.
     let contain = inspect(
-        &img.get(&format!("/img/{key}?w=400&h=400&fit=contain"))
+        &app.get(&format!("/img/{key}?w=400&h=400&fit=contain"))
             .await
             .body,
     )
@@ -107,10 +107,10 @@ async fn small_sources_are_not_enlarged_unless_asked() {
 
 #[tokio::test]
 async fn one_side_keeps_the_aspect_ratio_and_never_reaches_zero() {
-    let img = photo_app(&[]).await;
-    img.put("images/l6.jpg", corpus_image("Landscape_6.jpg"))
+    let app = photo_app(&[]).await;
+    app.put("images/l6.jpg", corpus_image("Landscape_6.jpg"))
         .await;
-    img.put("images/tall.jpg", corpus_image("strip-tall-50x10000.jpg"))
+    app.put("images/tall.jpg", corpus_image("strip-tall-50x10000.jpg"))
         .await;
     let cases = [
         (format!("/img/{PHOTO}?w=320"), (320, 240)),
@@ -122,17 +122,17 @@ async fn one_side_keeps_the_aspect_ratio_and_never_reaches_zero() {
         ("/img/images/tall.jpg?h=100".to_owned(), (1, 100)),
     ];
     for (uri, size) in cases {
-        assert_image(&img.get(&uri).await, "jpeg", size, &uri);
+        assert_image(&app.get(&uri).await, "jpeg", size, &uri);
     }
 }
 
 #[tokio::test]
 async fn no_size_answers_the_stored_bytes_unchanged() {
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     let original = corpus_image("DSCN0010.jpg");
-    let files = img.get(&format!("/files/{PHOTO}")).await;
+    let files = app.get(&format!("/files/{PHOTO}")).await;
     assert_eq!(files.status, StatusCode::OK);
-    let served = img.get(&format!("/img/{PHOTO}")).await;
+    let served = app.get(&format!("/img/{PHOTO}")).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.body, files.body, "same bytes as GET /files");
     assert_eq!(served.body.as_ref(), original.as_slice(), "not re-encoded");
@@ -141,26 +141,26 @@ async fn no_size_answers_the_stored_bytes_unchanged() {
     let bare = format!("/img/{PHOTO}");
     for query in ["q=80", "enlarge=1", "fit=contain", "Q=080&enlarge=false"] {
         let uri = format!("{bare}?{query}");
-        assert_redirect(&img.get(&uri).await, &uri, &bare);
+        assert_redirect(&app.get(&uri).await, &uri, &bare);
     }
 }
 
 #[tokio::test]
 async fn cover_keeps_the_centre() {
-    let img = TestApp::new();
+    let app = TestApp::new();
     // Red | green | blue, left to right: a 100x100 cover crop must be the green middle.
     // (Opaque RGBA: see `png_output_of_an_opaque_source` for RGB sources.)
     let across = image::RgbaImage::from_fn(300, 100, |x, _| band(x / 100));
-    img.put("images/across.png", encode_png(across)).await;
+    app.put("images/across.png", encode_png(across)).await;
     // Red / green / blue, top to bottom, 90x300: 45x45 halves it (90x150) and keeps the
     // middle 45 rows, all inside the green band.
     let down = image::RgbaImage::from_fn(90, 300, |_, y| band(y / 100));
-    img.put("images/down.png", encode_png(down)).await;
+    app.put("images/down.png", encode_png(down)).await;
     for (uri, size) in [
         ("/img/images/across.png?w=100&h=100", (100, 100)),
         ("/img/images/down.png?w=45&h=45", (45, 45)),
     ] {
-        let response = img.get(uri).await;
+        let response = app.get(uri).await;
         assert_image(&response, "png", size, uri);
         let out = inspect(&response.body).image().to_rgb8();
         let off: Vec<_> = out

@@ -10,14 +10,14 @@ use crate::harness::{LambdaBody, Runtime, function_url_get, inspect, invoke};
 
 #[tokio::test]
 async fn a_function_url_event_gets_the_rendition() {
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     let headers = json!({
         "host": "abc123xyz.lambda-url.eu-west-1.on.aws",
         "accept": "image/webp,*/*",
         "origin": "https://chat.example.com",
     });
     let event = function_url_get(&format!("/img/{PHOTO}"), "w=160&f=webp", headers.clone());
-    let (response, body) = invoke(&img, Runtime::Buffered, &event).await;
+    let (response, body) = invoke(&app, Runtime::Buffered, &event).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
         body,
@@ -39,13 +39,13 @@ async fn a_function_url_event_gets_the_rendition() {
     );
     let etag = response.header(header::ETAG).expect("etag");
     // The same rendition as the local server gives.
-    let local = img.get(&format!("/img/{PHOTO}?w=160&f=webp")).await;
+    let local = app.get(&format!("/img/{PHOTO}?w=160&f=webp")).await;
     assert_eq!(local.body, response.body);
     assert_eq!(local.header(header::ETAG), Some(etag));
 
     // A non-canonical query is redirected relative to the request, whatever is in front.
     let event = function_url_get(&format!("/img/{PHOTO}"), "f=webp&w=160", headers);
-    let (moved, _) = invoke(&img, Runtime::Buffered, &event).await;
+    let (moved, _) = invoke(&app, Runtime::Buffered, &event).await;
     assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY);
     let location = moved.header(header::LOCATION).expect("location");
     assert_eq!(

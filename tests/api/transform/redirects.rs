@@ -9,10 +9,10 @@ use crate::harness::inspect;
 
 #[tokio::test]
 async fn non_canonical_queries_redirect_to_the_canonical_url() {
-    let img = photo_app(&[]).await;
+    let app = photo_app(&[]).await;
     let canonical = format!("/img/{PHOTO}?w=200&h=150");
     let uri = format!("/img/{PHOTO}?h=150&w=200");
-    let moved = img.get(&uri).await;
+    let moved = app.get(&uri).await;
     let target = assert_redirect(&moved, &uri, &canonical);
     assert_eq!(moved.header(header::VARY), None, "no f=auto, no Vary");
     // Relative, so a stage or path prefix in front of /img (API Gateway, a CDN) is kept.
@@ -21,7 +21,7 @@ async fn non_canonical_queries_redirect_to_the_canonical_url() {
         resolve(&format!("/prod{uri}"), location),
         format!("/prod{canonical}")
     );
-    let followed = img.get(&target).await;
+    let followed = app.get(&target).await;
     let etag = assert_image(&followed, "jpeg", (200, 150), &target);
     for query in [
         "W=0200&h=150&q=80&fit=COVER",
@@ -30,23 +30,23 @@ async fn non_canonical_queries_redirect_to_the_canonical_url() {
         "w=200&h=150&q=080",
     ] {
         let uri = format!("/img/{PHOTO}?{query}");
-        assert_redirect(&img.get(&uri).await, &uri, &canonical);
+        assert_redirect(&app.get(&uri).await, &uri, &canonical);
     }
     let uri = format!("/img/{PHOTO}?f=JPG&fit=Contain&h=20&w=10&q=050&enlarge=TRUE");
     assert_redirect(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         &uri,
         &format!("/img/{PHOTO}?w=10&h=20&fit=contain&enlarge=1&f=jpeg&q=50"),
     );
     // Canonical queries are served directly.
-    let direct = img.get(&canonical).await;
+    let direct = app.get(&canonical).await;
     assert_eq!(direct.header(header::ETAG), Some(etag.as_str()));
 
     // With redirects off, the non-canonical spelling is the same rendition, served directly.
-    let img = photo_app(&["--canonical-redirect", "false"]).await;
-    let canonical_answer = img.get(&canonical).await;
+    let app = photo_app(&["--canonical-redirect", "false"]).await;
+    let canonical_answer = app.get(&canonical).await;
     let canonical_etag = assert_image(&canonical_answer, "jpeg", (200, 150), &canonical);
-    let direct = img.get(&format!("/img/{PHOTO}?h=150&w=200")).await;
+    let direct = app.get(&format!("/img/{PHOTO}?h=150&w=200")).await;
     assert_eq!(direct.status, StatusCode::OK);
     assert_eq!(direct.header(header::ETAG), Some(canonical_etag.as_str()));
     assert_eq!(direct.body, canonical_answer.body);
@@ -54,8 +54,8 @@ async fn non_canonical_queries_redirect_to_the_canonical_url() {
 
 #[tokio::test]
 async fn a_real_client_follows_the_redirect_over_a_socket() {
-    let img = photo_app(&[]).await;
-    let addr = img.spawn().await;
+    let app = photo_app(&[]).await;
+    let addr = app.spawn().await;
     let response = reqwest::get(format!("http://{addr}/img/{PHOTO}?f=webp&h=120&w=160"))
         .await
         .expect("server answers");

@@ -21,55 +21,55 @@ fn signed(key: &str, secret: &str, canonical: &str) -> String {
 
 #[tokio::test]
 async fn signed_urls_are_required_and_verified_against_every_key() {
-    let img = photo_app(&["--signing-key", KEY_A, "--signing-key", KEY_B]).await;
+    let app = photo_app(&["--signing-key", KEY_A, "--signing-key", KEY_B]).await;
     let forbidden = |label: &str, response: &TestResponse| {
         assert_error(response, StatusCode::FORBIDDEN, "bad_signature", label);
     };
-    forbidden("no s", &img.get(&format!("/img/{PHOTO}?w=50")).await);
-    forbidden("no s, no query", &img.get(&format!("/img/{PHOTO}")).await);
+    forbidden("no s", &app.get(&format!("/img/{PHOTO}?w=50")).await);
+    forbidden("no s, no query", &app.get(&format!("/img/{PHOTO}")).await);
     let wrong = sign(b"not-a-configured-key-000", &signed_message(PHOTO, "w=50"));
     forbidden(
         "unknown key",
-        &img.get(&format!("/img/{PHOTO}?w=50&s={wrong}")).await,
+        &app.get(&format!("/img/{PHOTO}?w=50&s={wrong}")).await,
     );
     forbidden(
         "garbage s",
-        &img.get(&format!("/img/{PHOTO}?w=50&s=AAAA")).await,
+        &app.get(&format!("/img/{PHOTO}?w=50&s=AAAA")).await,
     );
     // Both keys verify (rotation).
     for secret in [KEY_A, KEY_B] {
         let uri = signed(PHOTO, secret, "w=50");
-        assert_image(&img.get(&uri).await, "jpeg", (50, 38), &uri);
+        assert_image(&app.get(&uri).await, "jpeg", (50, 38), &uri);
     }
     // A valid signature for other parameters or another key is refused.
     let good_for_50 = sign(KEY_A.as_bytes(), &signed_message(PHOTO, "w=50"));
     forbidden(
         "other params",
-        &img.get(&format!("/img/{PHOTO}?w=51&s={good_for_50}")).await,
+        &app.get(&format!("/img/{PHOTO}?w=51&s={good_for_50}")).await,
     );
-    img.put("images/other.jpg", corpus_image("DSCN0010.jpg"))
+    app.put("images/other.jpg", corpus_image("DSCN0010.jpg"))
         .await;
     forbidden(
         "other key",
-        &img.get(&format!("/img/images/other.jpg?w=50&s={good_for_50}"))
+        &app.get(&format!("/img/images/other.jpg?w=50&s={good_for_50}"))
             .await,
     );
     // The signature is checked before the canonical redirect: a bad one is never redirected,
     // a good one keeps `s` (last) in the canonical URL.
     forbidden(
         "non-canonical, bad s",
-        &img.get(&format!("/img/{PHOTO}?s=AAAA&w=50")).await,
+        &app.get(&format!("/img/{PHOTO}?s=AAAA&w=50")).await,
     );
     let uri = format!("/img/{PHOTO}?s={good_for_50}&W=050");
     assert_redirect(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         &uri,
         &format!("/img/{PHOTO}?w=50&s={good_for_50}"),
     );
     // No parameters: the signature covers `/img/{key}` alone.
     let bare = signed_url(PHOTO, KEY_B.as_bytes(), 4096).unwrap();
     assert_eq!(bare, signed(PHOTO, KEY_B, ""));
-    let original = img.get(&bare).await;
+    let original = app.get(&bare).await;
     assert_eq!(original.status, StatusCode::OK);
     assert_eq!(
         original.body.as_ref(),
@@ -85,31 +85,31 @@ async fn signed_urls_are_required_and_verified_against_every_key() {
     .unwrap();
     assert!(auto.contains("?w=50&h=38&f=auto&s="), "{auto}");
     let auto_s = auto.rsplit_once("s=").unwrap().1;
-    let moved = img.get_with(&auto, &[("accept", "image/webp")]).await;
+    let moved = app.get_with(&auto, &[("accept", "image/webp")]).await;
     let target = assert_redirect(
         &moved,
         &auto,
         &format!("/img/{PHOTO}?w=50&h=38&f=webp&s={auto_s}"),
     );
     assert_eq!(moved.header(header::VARY), Some("Accept"));
-    assert_image(&img.get(&target).await, "webp", (50, 38), &target);
+    assert_image(&app.get(&target).await, "webp", (50, 38), &target);
     // ... but not for a format auto never picks, nor for other sizes.
     forbidden(
         "auto signature used for png",
-        &img.get(&format!("/img/{PHOTO}?w=50&h=38&f=png&s={auto_s}"))
+        &app.get(&format!("/img/{PHOTO}?w=50&h=38&f=png&s={auto_s}"))
             .await,
     );
     forbidden(
         "auto signature used for another size",
-        &img.get(&format!("/img/{PHOTO}?w=51&h=38&f=webp&s={auto_s}"))
+        &app.get(&format!("/img/{PHOTO}?w=51&h=38&f=webp&s={auto_s}"))
             .await,
     );
 
     // Keys may also be given comma-separated (PIXGATE_SIGNING_KEYS=a,b).
-    let img = photo_app(&["--signing-key", &format!("{KEY_A},{KEY_B}")]).await;
+    let app = photo_app(&["--signing-key", &format!("{KEY_A},{KEY_B}")]).await;
     let uri = signed(PHOTO, KEY_B, "w=50");
     assert_image(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         "jpeg",
         (50, 38),
         "comma-separated keys",
@@ -118,7 +118,7 @@ async fn signed_urls_are_required_and_verified_against_every_key() {
 
 #[tokio::test]
 async fn only_allowed_sizes_are_rendered() {
-    let img = photo_app(&["--allowed-sizes", "200x200,400x0"]).await;
+    let app = photo_app(&["--allowed-sizes", "200x200,400x0"]).await;
     let ok = [
         ("w=200&h=200", (200, 200)),
         ("w=400", (400, 300)),
@@ -131,12 +131,12 @@ async fn only_allowed_sizes_are_rendered() {
         } else {
             "jpeg"
         };
-        assert_image(&img.get(&uri).await, format, size, &uri);
+        assert_image(&app.get(&uri).await, format, size, &uri);
     }
     // Allowed but not canonical: still redirected.
     let uri = format!("/img/{PHOTO}?h=200&w=200");
     assert_redirect(
-        &img.get(&uri).await,
+        &app.get(&uri).await,
         &uri,
         &format!("/img/{PHOTO}?w=200&h=200"),
     );
@@ -147,7 +147,7 @@ async fn only_allowed_sizes_are_rendered() {
             format!("/img/{PHOTO}?{query}")
         };
         assert_error(
-            &img.get(&uri).await,
+            &app.get(&uri).await,
             StatusCode::BAD_REQUEST,
             "size_not_allowed",
             &uri,

@@ -9,15 +9,15 @@ use crate::harness::{TestApp, TestResponse, corpus_image};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_concurrent_requests_share_one_render() {
-    let img = TestApp::new();
+    let app = TestApp::new();
     let key = "images/jolla.jpg"; // 3264x2448
-    img.put(key, corpus_image("jolla.jpg")).await;
+    app.put(key, corpus_image("jolla.jpg")).await;
     let uri = format!("/img/{key}?w=1600&f=webp");
-    let before = img.renders_started();
+    let before = app.renders_started();
     const N: usize = 6;
     let requests: Vec<_> = (0..N)
         .map(|_| {
-            let router = img.router();
+            let router = app.router();
             let request = Request::get(&uri).body(Body::empty()).unwrap();
             tokio::spawn(
                 async move { TestResponse::read(router.oneshot(request).await.unwrap()).await },
@@ -31,8 +31,8 @@ async fn identical_concurrent_requests_share_one_render() {
         bodies.push(response.body);
     }
     assert!(bodies.iter().all(|b| *b == bodies[0]), "identical bytes");
-    let started = img.renders_started() - before;
-    let fetched = img.reads().iter().filter(|r| r.starts_with("get ")).count();
+    let started = app.renders_started() - before;
+    let fetched = app.reads().iter().filter(|r| r.starts_with("get ")).count();
     // How many requests overlap the first render depends on scheduling, so only "fewer renders
     // than requests" is asserted; in practice one render serves all six.
     assert!(
