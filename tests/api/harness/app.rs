@@ -27,17 +27,7 @@ pub fn default_config() -> Config {
 
 /// A configuration from `pixgate serve` flags, e.g. `&["--max-files", "2"]`.
 pub fn config_with(args: &[&str]) -> Config {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
-    let mut argv = vec!["pixgate"];
-    argv.extend_from_slice(args);
-    Cli::try_parse_from(argv)
-        .expect("test config parses")
-        .config
+    Config::from_args(args).expect("test config parses")
 }
 
 /// Where an app keeps its objects.
@@ -82,8 +72,7 @@ impl TestApp {
     /// On a store the test keeps alive. The one place the app state is built.
     pub fn with_store(config: Config, store: SharedStore) -> Self {
         let store = Arc::new(RecordingStore::new(store));
-        let state =
-            AppState::new(&config, Arc::clone(&store) as SharedStore).expect("valid config");
+        let state = AppState::new(config, Arc::clone(&store) as SharedStore);
         Self {
             state,
             store,

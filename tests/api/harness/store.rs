@@ -3,7 +3,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use futures_util::future::BoxFuture;
+use async_trait::async_trait;
 use pixgate::storage::{NewObject, SharedStore, Store, StoreError, StoredObject};
 
 /// Records `get {key}` and `version {key}`; writes pass through unrecorded.
@@ -38,6 +38,7 @@ impl RecordingStore {
     }
 }
 
+#[async_trait]
 impl Store for RecordingStore {
     fn bucket(&self) -> &str {
         self.inner.bucket()
@@ -47,17 +48,17 @@ impl Store for RecordingStore {
         self.inner.default_url(key)
     }
 
-    fn put(&self, object: NewObject) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.inner.put(object)
+    async fn put(&self, object: NewObject) -> Result<(), StoreError> {
+        self.inner.put(object).await
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         self.record("get", key);
-        self.inner.get(key)
+        self.inner.get(key).await
     }
 
-    fn version<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+    async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.record("version", key);
-        self.inner.version(key)
+        self.inner.version(key).await
     }
 }
