@@ -271,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_object_reads_like_any_other_404() {
+        let missing = ApiError::from(ServiceError::NotFound);
+        assert_eq!(missing.code(), ErrorCode::NotFound);
+        assert_eq!(
+            missing.public_message(),
+            ApiError::NotFound.public_message()
+        );
+    }
+
+    #[test]
     fn causes_are_kept_once_each() {
         let io = std::io::Error::other("disk on fire");
         let error = ApiError::from(StoreError::Io(io));

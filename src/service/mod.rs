@@ -20,7 +20,8 @@ pub enum ServiceError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("no such object")]
+    // Worded as the HTTP edge words every 404, so answers do not depend on who noticed.
+    #[error("no such resource")]
     NotFound,
     /// The blocking task an image job ran on panicked or was cancelled.
     #[error("image job failed")]
