@@ -232,6 +232,42 @@ mod tests {
         assert_eq!((chroma[0], chroma[128], chroma[255]), (16, 128, 240));
     }
 
+    /// The planes of a picture laid out as WebPPictureAlloc lays out a 5×3 YUV420 one, in
+    /// memory of the test's own, so Miri can check the slices without calling libwebp. The
+    /// picture is never dropped: freeing it is libwebp's job, and this memory is not libwebp's.
+    #[test]
+    fn plane_slices_are_checked_against_the_sizes_copied_in() {
+        let (y_stride, uv_stride) = (6usize, 3usize);
+        let mut memory = vec![0u8; y_stride * 3 + 2 * uv_stride * 2];
+        let (y, uv) = memory.split_at_mut(y_stride * 3);
+        let (u, v) = uv.split_at_mut(uv_stride * 2);
+        // SAFETY: all-zero bytes are a valid WebPPicture (see the module header).
+        let mut raw: sys::WebPPicture = unsafe { std::mem::zeroed() };
+        (raw.width, raw.height) = (5, 3);
+        (raw.y, raw.u, raw.v) = (y.as_mut_ptr(), u.as_mut_ptr(), v.as_mut_ptr());
+        (raw.y_stride, raw.uv_stride) = (y_stride as c_int, uv_stride as c_int);
+        let mut picture = std::mem::ManuallyDrop::new(Picture(raw));
+        let [(y, ys), (u, us), (v, vs)] = picture.yuv_planes_mut((5, 3), (3, 2)).unwrap();
+        assert_eq!((y.len(), ys, u.len(), us, v.len(), vs), (18, 6, 6, 3, 6, 3));
+        y.fill(1);
+        u.fill(2);
+        v.fill(3);
+        assert!(
+            picture.yuv_planes_mut((7, 3), (4, 2)).is_err(),
+            "stride too short"
+        );
+        assert!(
+            picture.yuv_planes_mut((5, 4), (3, 2)).is_err(),
+            "not the picture's size"
+        );
+        picture.0.u = std::ptr::null_mut();
+        assert!(
+            picture.yuv_planes_mut((5, 3), (3, 2)).is_err(),
+            "no U plane"
+        );
+        assert_eq!(memory.iter().filter(|&&b| b == 2).count(), 6);
+    }
+
     #[test]
     fn planes_are_copied_row_by_row_across_strides() {
         let source = [0, 255, 9, 128, 128, 9];
