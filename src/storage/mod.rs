@@ -61,7 +61,7 @@ pub trait Store: Send + Sync {
     /// Where the object can be fetched when no public base URL is configured.
     fn default_url(&self, key: &str) -> String;
 
-    /// Returns once the object is durably stored (or was already there).
+    /// Returns once the object is written to the end (or was already there).
     async fn put(&self, object: NewObject) -> Result<(), StoreError>;
 
     /// `Ok(None)` when no object has that key.
