@@ -122,16 +122,14 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = if in_lambda {
-        match Config::try_from(LambdaCli::parse_from(["pixgate"]).config) {
-            Ok(config) => runtime.block_on(pixgate::lambda::run(config)),
-            Err(e) => return fail(&e),
-        }
+        Config::try_from(LambdaCli::parse_from(["pixgate"]).config)
+            .map_err(Into::into)
+            .and_then(|config| runtime.block_on(pixgate::lambda::run(config)))
     } else {
         match Cli::parse().command {
-            Command::Serve(args) => match Config::try_from(args) {
-                Ok(config) => runtime.block_on(pixgate::server::run(config)),
-                Err(e) => return fail(&e),
-            },
+            Command::Serve(args) => Config::try_from(args)
+                .map_err(Into::into)
+                .and_then(|config| runtime.block_on(pixgate::server::run(config))),
             Command::Sign(args) => sign(&args),
             Command::Bench(args) => bench(&args),
         }

@@ -29,11 +29,11 @@ pub async fn serve(
     {
         return Ok(with_cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
-            &etag,
+            etag.as_ref(),
         ));
     }
     let object = state.store.get(&key).await?.ok_or(ApiError::NotFound)?;
-    Ok(with_cache_headers(object_response(object), &etag))
+    Ok(with_cache_headers(object_response(object), etag.as_ref()))
 }
 
 /// The key's file stem is the content hash, so it identifies the bytes exactly.
@@ -58,7 +58,7 @@ fn object_response(object: StoredObject) -> Response {
     response
 }
 
-fn with_cache_headers(mut response: Response, etag: &Option<ETag>) -> Response {
+fn with_cache_headers(mut response: Response, etag: Option<&ETag>) -> Response {
     response.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static(IMMUTABLE_CACHE_CONTROL),

@@ -119,6 +119,19 @@ pub enum PlaneDecode {
     Refused(String),
 }
 
+impl PlaneDecode {
+    /// The planes, or `None` after logging (at debug) why the RGB path takes the file.
+    pub fn accepted(self) -> Option<Planes> {
+        match self {
+            Self::Decoded(planes) => Some(planes),
+            Self::Refused(why) => {
+                tracing::debug!(%why, "planar path refused the file; taking the RGB path");
+                None
+            }
+        }
+    }
+}
+
 /// Decodes to planes, shrunk in the DCT domain as far as `target` allows.
 pub fn decode(
     bytes: &[u8],

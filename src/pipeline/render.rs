@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::planar::{self, PlaneDecode};
+use super::planar;
 use super::route::{self, Job};
 use super::{
     EncodeOptions, Header, Layout, OutputFormat, PipelineError, PixelLimits, Plan, RenderSpec,
@@ -42,15 +42,10 @@ pub fn render(
         format: planar_format,
         padded: plan.canvas.is_some(),
     };
-    if route::takes_planes(&header, job) {
-        match planar::decode(bytes, &header, decode_target)? {
-            PlaneDecode::Decoded(planes) => {
-                return from_planes(planes, &plan, spec.encode_options(planar_format));
-            }
-            PlaneDecode::Refused(why) => {
-                tracing::debug!(%why, "planar path refused the file; taking the RGB path");
-            }
-        }
+    if route::takes_planes(&header, job)
+        && let Some(planes) = planar::decode(bytes, &header, decode_target)?.accepted()
+    {
+        return from_planes(planes, &plan, spec.encode_options(planar_format));
     }
     from_pixels(bytes, &header, decode_target, &plan, spec, limits)
 }

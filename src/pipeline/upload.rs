@@ -5,7 +5,7 @@
 //! The orientation is applied after the resize: the box is computed on the upright dimensions,
 //! so the result is the same as orienting first, and rotating the small image is far cheaper.
 
-use super::planar::{self, PlaneDecode};
+use super::planar;
 use super::route::{self, Job};
 use super::{
     Header, PipelineError, PixelLimits, Preset, ProcessedImage, color, decode, encode, fit, orient,
@@ -22,15 +22,10 @@ pub fn process(
     let (upright_w, upright_h) = header.upright_dimensions();
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
-    if route::takes_planes(&header, Job::Upload) {
-        match planar::decode(bytes, &header, stored_target)? {
-            PlaneDecode::Decoded(planes) => {
-                return from_planes(planes, &header, stored_target);
-            }
-            PlaneDecode::Refused(why) => {
-                tracing::debug!(%why, "planar path refused the file; taking the RGB path");
-            }
-        }
+    if route::takes_planes(&header, Job::Upload)
+        && let Some(planes) = planar::decode(bytes, &header, stored_target)?.accepted()
+    {
+        return from_planes(planes, &header, stored_target);
     }
     from_pixels(bytes, &header, stored_target, limits)
 }
@@ -97,8 +92,8 @@ mod tests {
 
     fn planes_of(jpeg: &[u8], header: &Header, target: (u32, u32)) -> planar::Planes {
         match planar::decode(jpeg, header, target).unwrap() {
-            PlaneDecode::Decoded(planes) => planes,
-            PlaneDecode::Refused(why) => panic!("planar path refused: {why}"),
+            planar::PlaneDecode::Decoded(planes) => planes,
+            planar::PlaneDecode::Refused(why) => panic!("planar path refused: {why}"),
         }
     }
 
