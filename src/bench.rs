@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
-use crate::pipeline::{self, PixelLimits, Preset};
+use crate::pipeline::{self, CancelFlag, OutputLimits, PixelLimits, Preset};
 use crate::request::TransformQuery;
 
 /// One operation to time.
@@ -66,6 +66,13 @@ pub fn run(
         max_pixels: 100_000_000,
         max_side: 16384,
     };
+    // The bench times what it is asked to, however large: no output cap.
+    let output = OutputLimits {
+        max_side: 16384,
+        max_pixels: 100_000_000,
+        max_avif_pixels: 100_000_000,
+    };
+    let never = CancelFlag::default();
     let spec = match op {
         Op::Transform(query) => Some(
             TransformQuery::parse(query, None, 16384)
@@ -79,9 +86,11 @@ pub fn run(
             (Op::Upload(preset), _) => pipeline::process(input, *preset, &limits)
                 .map(|out| Bytes::from(out.bytes))
                 .map_err(|e| e.to_string()),
-            (Op::Transform(_), Some(spec)) => pipeline::render(input, spec, &limits)
-                .map(|out| out.bytes)
-                .map_err(|e| e.to_string()),
+            (Op::Transform(_), Some(spec)) => {
+                pipeline::render(input, spec, &limits, &output, &never)
+                    .map(|out| out.bytes)
+                    .map_err(|e| e.to_string())
+            }
             (Op::Transform(_), None) => Err("no render spec".into()),
             (Op::JpegDecodeEighth, _) => decode_eighth(input).map(Bytes::from),
         }

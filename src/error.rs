@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 
@@ -62,6 +63,9 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     OriginNotAllowed => "origin_not_allowed", FORBIDDEN;
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT;
+    UriTooLong => "uri_too_long", URI_TOO_LONG;
+    HeadersTooLarge => "headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE;
+    Overloaded => "overloaded", SERVICE_UNAVAILABLE;
     StorageUnavailable => "storage_unavailable", BAD_GATEWAY;
     InternalError => "internal_error", INTERNAL_SERVER_ERROR;
 }
@@ -88,9 +92,20 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("the request took longer than {0} s")]
     Timeout(u64),
+    #[error("the request URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request head is over its limits ({0})")]
+    HeadersTooLarge(String),
+    /// A bounded resource is in full use; the answer says when to retry.
+    #[error("the server is busy ({0}); retry in a moment")]
+    Overloaded(&'static str),
     #[error("internal error: {0}")]
     Internal(&'static str),
 }
+
+/// What `Retry-After` says on a 503 `overloaded`: long enough for a burst to pass, short enough
+/// that an interactive client retrying once does not notice much.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
@@ -120,6 +135,9 @@ impl ApiError {
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::OriginNotAllowed => ErrorCode::OriginNotAllowed,
             Self::Timeout(_) => ErrorCode::RequestTimeout,
+            Self::UriTooLong(_) => ErrorCode::UriTooLong,
+            Self::HeadersTooLarge(_) => ErrorCode::HeadersTooLarge,
+            Self::Overloaded(_) => ErrorCode::Overloaded,
             Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -132,6 +150,7 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self.code() {
             ErrorCode::StorageUnavailable => "storage is unavailable, try again".to_owned(),
+            ErrorCode::Overloaded => self.to_string(),
             code if code.status().is_server_error() => "internal error".to_owned(),
             _ => self.to_string(),
         }
@@ -165,6 +184,11 @@ impl ApiError {
             error: self.detail(index),
         });
         let mut response = (self.status(), body).into_response();
+        if self.code() == ErrorCode::Overloaded {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         response
             .extensions_mut()
             .insert(Failures(vec![self.failure(index)]));
@@ -196,8 +220,10 @@ fn service_code(error: &ServiceError) -> ErrorCode {
             P::UnsupportedFormat(_) => ErrorCode::UnsupportedFormat,
             P::ImageTooLarge(_) => ErrorCode::ImageTooLarge,
             P::CorruptImage(_) => ErrorCode::CorruptImage,
-            P::Internal(_) => ErrorCode::InternalError,
+            // No one is left to read it; any code would do.
+            P::Internal(_) | P::Cancelled => ErrorCode::InternalError,
         },
+        ServiceError::Busy(_) => ErrorCode::Overloaded,
         ServiceError::Store(StoreError::InvalidKey) | ServiceError::NotFound => ErrorCode::NotFound,
         ServiceError::Store(_) => ErrorCode::StorageUnavailable,
         ServiceError::Job(_) => ErrorCode::InternalError,

@@ -110,6 +110,9 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
+/// How long a stopping process waits for image jobs still running after the drain.
+const BLOCKING_JOBS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn main() -> ExitCode {
     tune_allocator();
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
@@ -134,6 +137,9 @@ fn main() -> ExitCode {
             Command::Bench(args) => bench(&args),
         }
     };
+    // Image jobs run on blocking threads that cannot be interrupted mid-step; the server has
+    // drained already, so do not let a last one hold the exit.
+    runtime.shutdown_timeout(BLOCKING_JOBS_GRACE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&*e),

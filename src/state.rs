@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::service::{Renders, Uploads, Workers};
+use crate::service::{Renders, UploadMemory, Uploads, Workers};
 use crate::storage::{self, SharedStore};
 
 #[derive(Clone)]
@@ -13,6 +13,8 @@ pub struct AppState {
     pub store: SharedStore,
     pub uploads: Arc<Uploads>,
     pub renders: Arc<Renders>,
+    /// Bytes of upload bodies that may be held at once, across requests.
+    pub upload_memory: UploadMemory,
 }
 
 impl AppState {
@@ -30,7 +32,14 @@ impl AppState {
         let pixels = limits.pixels();
         Self {
             uploads: Arc::new(Uploads::new(Arc::clone(&store), workers.clone(), pixels)),
-            renders: Arc::new(Renders::new(Arc::clone(&store), workers, pixels)),
+            renders: Arc::new(Renders::new(
+                Arc::clone(&store),
+                workers,
+                pixels,
+                config.transform().output_limits(),
+                limits.render_capacity(),
+            )),
+            upload_memory: UploadMemory::new(limits.upload_memory_bytes),
             store,
             config: Arc::new(config),
         }

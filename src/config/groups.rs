@@ -34,6 +34,21 @@ pub struct HttpConfig {
     #[arg(long = "request-timeout-secs", env = "PIXGATE_REQUEST_TIMEOUT_SECS", value_name = "PIXGATE_REQUEST_TIMEOUT_SECS", default_value = "60", value_parser = seconds)]
     pub request_timeout: Duration,
 
+    /// Seconds a client has to send a request's head; also how long an idle keep-alive
+    /// connection is kept. Slow or silent sockets are closed after it.
+    #[arg(long = "header-read-timeout-secs", env = "PIXGATE_HEADER_READ_TIMEOUT_SECS", value_name = "PIXGATE_HEADER_READ_TIMEOUT_SECS", default_value = "10", value_parser = seconds)]
+    pub header_read_timeout: Duration,
+
+    /// Most connections the local server holds open; a connection over it is answered 503
+    /// with `Retry-After` and closed. Lowered at start to fit the open-file limit.
+    #[arg(long, env = "PIXGATE_MAX_CONNECTIONS", value_name = "PIXGATE_MAX_CONNECTIONS", default_value = "1024", value_parser = positive::<usize>)]
+    pub max_connections: usize,
+
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) waits for requests in progress before it
+    /// exits anyway.
+    #[arg(long = "shutdown-timeout-secs", env = "PIXGATE_SHUTDOWN_TIMEOUT_SECS", value_name = "PIXGATE_SHUTDOWN_TIMEOUT_SECS", default_value = "20", value_parser = seconds)]
+    pub shutdown_timeout: Duration,
+
     /// Under Lambda: answer through response streaming (for a Function URL with
     /// `InvokeMode: RESPONSE_STREAM`), so answers larger than 6 MB are not refused.
     #[arg(long, env = "PIXGATE_LAMBDA_STREAMING", value_name = "PIXGATE_LAMBDA_STREAMING", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -103,6 +118,21 @@ pub struct Limits {
     #[arg(long, env = "PIXGATE_MAX_SIDE", value_name = "PIXGATE_MAX_SIDE", default_value = "16384", value_parser = positive::<u32>)]
     pub max_side: u32,
 
+    /// Most bytes of upload bodies held in memory at once, across all requests (at least
+    /// `--max-request-bytes`). An upload that would go over it is answered 503 with
+    /// `Retry-After` before its body is read.
+    #[arg(long, env = "PIXGATE_UPLOAD_MEMORY_BYTES", value_name = "PIXGATE_UPLOAD_MEMORY_BYTES", default_value = "268435456", value_parser = positive::<u64>)]
+    pub upload_memory_bytes: u64,
+
+    /// Renders that may wait for a free worker; one more is answered 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "PIXGATE_RENDER_QUEUE",
+        value_name = "PIXGATE_RENDER_QUEUE",
+        default_value_t = 32
+    )]
+    pub render_queue: usize,
+
     /// Image jobs run at once; 0 means one per CPU core.
     #[arg(
         long,
@@ -145,6 +175,15 @@ pub struct TransformConfig {
     /// Largest `w` or `h` a transform may ask for.
     #[arg(id = "transform_max_side", long = "transform-max-side", env = "PIXGATE_TRANSFORM_MAX_SIDE", value_name = "PIXGATE_TRANSFORM_MAX_SIDE", default_value = "4096", value_parser = positive::<u32>)]
     pub max_side: u32,
+
+    /// Most pixels (width × height) a rendition may have.
+    #[arg(id = "transform_max_pixels", long = "transform-max-pixels", env = "PIXGATE_TRANSFORM_MAX_PIXELS", value_name = "PIXGATE_TRANSFORM_MAX_PIXELS", default_value = "16777216", value_parser = positive::<u64>)]
+    pub max_pixels: u64,
+
+    /// Most pixels an AVIF rendition may have: AVIF costs ~10× WebP's CPU per pixel. Over it,
+    /// `f=auto` answers WebP instead and `f=avif` is refused (422).
+    #[arg(long = "transform-max-avif-pixels", env = "PIXGATE_TRANSFORM_MAX_AVIF_PIXELS", value_name = "PIXGATE_TRANSFORM_MAX_AVIF_PIXELS", default_value = "4194304", value_parser = positive::<u64>)]
+    pub max_avif_pixels: u64,
 
     /// `Cache-Control` of successful transform answers.
     #[arg(long = "transform-cache-control", env = "PIXGATE_TRANSFORM_CACHE_CONTROL", value_name = "PIXGATE_TRANSFORM_CACHE_CONTROL", default_value = "public, max-age=31536000, immutable", value_parser = header_value)]

@@ -13,8 +13,9 @@ use clap::{Args, Parser};
 pub use groups::{HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig};
 pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
-use crate::pipeline::PixelLimits;
+use crate::pipeline::{OutputLimits, PixelLimits};
 use crate::request::{FormLimits, UploadKind};
+use crate::service::RenderCapacity;
 use crate::storage::Backend;
 
 /// Every flag of `pixgate serve`, as clap parses them.
@@ -75,6 +76,12 @@ impl TryFrom<ConfigArgs> for Config {
             return Err(conflict(
                 "PIXGATE_MAX_REQUEST_BYTES",
                 "must be at least PIXGATE_MAX_FILE_BYTES",
+            ));
+        }
+        if limits.upload_memory_bytes < limits.max_request_bytes {
+            return Err(conflict(
+                "PIXGATE_UPLOAD_MEMORY_BYTES",
+                "must be at least PIXGATE_MAX_REQUEST_BYTES",
             ));
         }
         if upload.profile_prefix == upload.image_prefix {
@@ -188,6 +195,14 @@ impl Limits {
         }
     }
 
+    /// How many renders may run, and wait for a worker, at once.
+    pub fn render_capacity(&self) -> RenderCapacity {
+        RenderCapacity {
+            workers: self.worker_count(),
+            queue: self.render_queue,
+        }
+    }
+
     /// How many image jobs may run at once.
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 {
@@ -213,6 +228,15 @@ impl UploadConfig {
 }
 
 impl TransformConfig {
+    /// How large a rendition may be.
+    pub fn output_limits(&self) -> OutputLimits {
+        OutputLimits {
+            max_side: self.max_side,
+            max_pixels: self.max_pixels,
+            max_avif_pixels: self.max_avif_pixels,
+        }
+    }
+
     /// The prefixes the transform route reads (the upload prefixes unless configured).
     pub fn prefixes(&self) -> &[Prefix] {
         self.prefixes.as_deref().unwrap_or_default()

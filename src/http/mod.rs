@@ -5,6 +5,7 @@
 
 pub mod cors;
 pub mod files;
+pub mod head_limits;
 mod log;
 mod router;
 pub mod transform;

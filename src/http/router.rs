@@ -12,7 +12,9 @@ use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use super::{cors, files, log, method_not_allowed, not_found, time_limit, transform, upload};
+use super::{
+    cors, files, head_limits, log, method_not_allowed, not_found, time_limit, transform, upload,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(from_fn_with_state(timeout, time_limit))
+        .layer(from_fn(head_limits::head_limits))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked").into_response()
         }));

@@ -67,6 +67,19 @@ pub async fn upload(
 
 async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) -> Response {
     let form_limits = state.config.limits().form();
+    // Taken before a byte of the body is read, held until the answer: the body's memory.
+    let _memory = match state
+        .upload_memory
+        .reserve(body_size_bound(headers, form_limits.max_request_bytes))
+    {
+        Ok(share) => share,
+        Err(busy) => {
+            // Read and dropped, not kept: the refusal costs no memory, and a client that
+            // streams its body after the headers still gets to read it.
+            discard_body(body, form_limits.max_request_bytes).await;
+            return ApiError::from(busy).into_response();
+        }
+    };
     let kind = match UploadKind::from_query(uri.query()) {
         Ok(kind) => kind,
         Err(e) => {
@@ -89,6 +102,16 @@ async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) ->
         }
     });
     answer(join_all(uploads).await)
+}
+
+/// The most this request's body can hold in memory: its `Content-Length` when it gives one
+/// (a longer body is refused when it gets there), else the largest body allowed.
+fn body_size_bound(headers: &HeaderMap, max_request_bytes: u64) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .map_or(max_request_bytes, |length| length.min(max_request_bytes))
 }
 
 async fn store_file(

@@ -16,6 +16,9 @@ pub enum PipelineError {
     CorruptImage(#[source] Cause),
     #[error("image processing failed: {0}")]
     Internal(#[source] Cause),
+    /// No one waits for the result any more (see `CancelFlag`).
+    #[error("the job was cancelled: no one waits for it")]
+    Cancelled,
 }
 
 impl PipelineError {

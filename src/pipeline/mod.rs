@@ -26,6 +26,9 @@ mod test_images;
 mod upload;
 mod webp;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bytes::Bytes;
 
 pub use encode::{DEFAULT_QUALITY, EncodeOptions, OutputFormat};
@@ -46,6 +49,41 @@ pub struct RenderSpec {
     pub format: Option<OutputFormat>,
     pub quality: u8,
     pub avif_speed: u8,
+    /// The format was chosen by the server (`f=auto`), so another may stand in for it.
+    pub auto_format: bool,
+}
+
+/// How large a rendition may be, whatever the query asks: `enlarge=1` and `fit=outside` can
+/// ask for more pixels than any source has, and AVIF costs far more CPU per pixel than the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputLimits {
+    pub max_side: u32,
+    pub max_pixels: u64,
+    pub max_avif_pixels: u64,
+}
+
+/// Set when no one waits for a job any more. The pipeline looks at it between steps, so an
+/// abandoned render stops within one step instead of running to the end for nobody.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once cancelled: for `?` between steps.
+    pub fn check(&self) -> Result<(), PipelineError> {
+        if self.is_cancelled() {
+            Err(PipelineError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl RenderSpec {

@@ -10,14 +10,19 @@ use bytes::Bytes;
 use super::planar;
 use super::route::{self, Job};
 use super::{
-    EncodeOptions, Header, Layout, OutputFormat, PipelineError, PixelLimits, Plan, RenderSpec,
-    Rendition, SourceFormat, color, decode, encode, fit, orient, probe, resize, sniff,
+    CancelFlag, EncodeOptions, Header, Layout, OutputFormat, OutputLimits, PipelineError,
+    PixelLimits, Plan, RenderSpec, Rendition, SourceFormat, color, decode, encode, fit, orient,
+    probe, resize, sniff,
 };
 
+/// `source` rendered as `spec` asks: `limits` bound the source, `output` the rendition, and
+/// `cancel` is looked at between steps.
 pub fn render(
     source: &Bytes,
     spec: &RenderSpec,
     limits: &PixelLimits,
+    output: &OutputLimits,
+    cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
     let bytes: &[u8] = source;
     let source_format = sniff::sniff(bytes)?;
@@ -32,7 +37,8 @@ pub fn render(
         });
     }
     let plan = fit::plan((upright_w, upright_h), spec.target);
-    check_output_size(plan.output(), limits)?;
+    let spec = &within_output_limits(spec, plan.output(), output)?;
+    cancel.check()?;
     let (scaled_w, scaled_h) = plan.scaled_source;
     let decode_target = header.stored_dimensions_of(scaled_w, scaled_h);
     let planar_format = spec
@@ -45,18 +51,21 @@ pub fn render(
     if route::takes_planes(&header, job)
         && let Some(planes) = planar::decode(bytes, &header, decode_target)?.accepted()
     {
-        return from_planes(planes, &plan, spec.encode_options(planar_format));
+        return from_planes(planes, &plan, spec.encode_options(planar_format), cancel);
     }
-    from_pixels(bytes, &header, decode_target, &plan, spec, limits)
+    from_pixels(bytes, &header, decode_target, &plan, spec, limits, cancel)
 }
 
 fn from_planes(
     decoded: planar::Planes,
     plan: &Plan,
     options: EncodeOptions,
+    cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
+    cancel.check()?;
     let resized = planar::resize(&decoded, plan.region, plan.resized)?;
     drop(decoded);
+    cancel.check()?;
     Ok(Rendition {
         bytes: Bytes::from(encode::encode_planes(&resized, options)?),
         content_type: options.format.content_type(),
@@ -72,8 +81,10 @@ fn from_pixels(
     plan: &Plan,
     spec: &RenderSpec,
     limits: &PixelLimits,
+    cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
     let mut decoded = decode::decode(bytes, header, decode_target, limits)?;
+    cancel.check()?;
     // JPEG has no alpha. Laying the image on white before the resize rather than after gives
     // the same pixels (compositing on a constant and resampling are both linear) and resamples
     // three channels instead of four, with no premultiplying. Only in sRGB: a profile's
@@ -84,6 +95,7 @@ fn from_pixels(
     let upright = orient::apply(decoded.pixels, header.orientation)?;
     let area = orient::area_after(decoded.area, header.orientation);
     let resized = resize::resize_region(upright, plan.region.within(area), plan.resized)?;
+    cancel.check()?;
     let srgb = color::to_srgb(resized, header.icc.as_deref())?;
     let placed = match plan.canvas {
         Some(canvas) => resize::pad_to_canvas(srgb, canvas),
@@ -93,6 +105,7 @@ fn from_pixels(
         .format
         .unwrap_or_else(|| nearest_output(header.format, placed.layout));
     let options = spec.encode_options(format);
+    cancel.check()?;
     Ok(Rendition {
         bytes: Bytes::from(encode::encode_as(&placed, options)?),
         content_type: format.content_type(),
@@ -101,18 +114,41 @@ fn from_pixels(
     })
 }
 
-/// `enlarge=1` and `fit=outside` can ask for more pixels than any source may have.
-fn check_output_size(
+/// The spec as it will be rendered: refused when the rendition is over the output limits, and
+/// with WebP standing in for an AVIF the server chose (`f=auto`) that would be over AVIF's.
+fn within_output_limits(
+    spec: &RenderSpec,
     (width, height): (u32, u32),
-    limits: &PixelLimits,
-) -> Result<(), PipelineError> {
+    limits: &OutputLimits,
+) -> Result<RenderSpec, PipelineError> {
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels || width.max(height) > limits.max_side {
+    if width.max(height) > limits.max_side || pixels > limits.max_pixels {
         return Err(PipelineError::ImageTooLarge(
-            format!("the rendition would be {width}x{height} pixels").into(),
+            format!(
+                "the rendition would be {width}x{height} pixels; renditions are limited to \
+                 {} pixels a side and {} pixels in all",
+                limits.max_side, limits.max_pixels
+            )
+            .into(),
         ));
     }
-    Ok(())
+    if spec.format != Some(OutputFormat::Avif) || pixels <= limits.max_avif_pixels {
+        return Ok(*spec);
+    }
+    if spec.auto_format {
+        return Ok(RenderSpec {
+            format: Some(OutputFormat::Webp),
+            ..*spec
+        });
+    }
+    Err(PipelineError::ImageTooLarge(
+        format!(
+            "an AVIF rendition would be {width}x{height} pixels; AVIF renditions are limited to \
+             {} pixels (ask for a smaller size or f=webp)",
+            limits.max_avif_pixels
+        )
+        .into(),
+    ))
 }
 
 /// Without `f`, the output keeps the source's format where pixgate writes it.
@@ -131,6 +167,70 @@ mod tests {
     use crate::pipeline::test_images::{LIMITS, mean_abs_diff, test_jpeg};
     use crate::pipeline::{Fit, TargetBox};
 
+    const OUTPUT: OutputLimits = OutputLimits {
+        max_side: 4096,
+        max_pixels: 4096 * 4096,
+        max_avif_pixels: 2048 * 2048,
+    };
+
+    fn spec(width: u32, height: u32, fit: Fit, format: OutputFormat, auto: bool) -> RenderSpec {
+        RenderSpec {
+            target: TargetBox {
+                width: Some(width),
+                height: Some(height),
+                fit,
+                enlarge: true,
+            },
+            format: Some(format),
+            quality: 80,
+            avif_speed: 10,
+            auto_format: auto,
+        }
+    }
+
+    /// The attack from issue 10: `fit=outside&enlarge=1&w=4096&h=4096` on a tall source asked
+    /// for 4096×11892, under the upload pixel limit but far past the transform's own side cap.
+    #[test]
+    fn renditions_past_the_output_limits_are_refused_before_decoding() {
+        let tall = Bytes::from(test_jpeg(372, 1080));
+        let asked = spec(4096, 4096, Fit::Outside, OutputFormat::Jpeg, false);
+        let refused = render(&tall, &asked, &LIMITS, &OUTPUT, &CancelFlag::default());
+        assert!(
+            matches!(&refused, Err(PipelineError::ImageTooLarge(m)) if m.to_string().contains("4096x11892")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn avif_over_its_own_area_is_refused_or_replaced_by_webp_when_auto() {
+        let square = Bytes::from(test_jpeg(300, 300));
+        let big = spec(3000, 3000, Fit::Cover, OutputFormat::Avif, false);
+        let refused = render(&square, &big, &LIMITS, &OUTPUT, &CancelFlag::default());
+        assert!(
+            matches!(refused, Err(PipelineError::ImageTooLarge(_))),
+            "{refused:?}"
+        );
+        let auto = spec(3000, 3000, Fit::Cover, OutputFormat::Avif, true);
+        let webp = render(&square, &auto, &LIMITS, &OUTPUT, &CancelFlag::default()).unwrap();
+        assert_eq!((webp.content_type, webp.width), ("image/webp", 3000));
+        let small = spec(2000, 2000, Fit::Cover, OutputFormat::Avif, false);
+        let avif = render(&square, &small, &LIMITS, &OUTPUT, &CancelFlag::default()).unwrap();
+        assert_eq!(avif.content_type, "image/avif");
+    }
+
+    #[test]
+    fn a_cancelled_render_stops_at_the_next_step() {
+        let jpeg = Bytes::from(test_jpeg(640, 480));
+        let cancel = CancelFlag::default();
+        cancel.cancel();
+        let asked = spec(320, 240, Fit::Cover, OutputFormat::Webp, false);
+        let outcome = render(&jpeg, &asked, &LIMITS, &OUTPUT, &cancel);
+        assert!(
+            matches!(outcome, Err(PipelineError::Cancelled)),
+            "{outcome:?}"
+        );
+    }
+
     /// VP8 stores studio-range Y'CbCr: planes copied in without the range change would come out
     /// washed out (dark greys lifted, brights dimmed), which the mean colour shows at once.
     #[test]
@@ -146,6 +246,7 @@ mod tests {
             format: Some(OutputFormat::Webp),
             quality: 90,
             avif_speed: 10,
+            auto_format: false,
         };
         let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
         let job = Job::Render {
@@ -156,7 +257,7 @@ mod tests {
             route::takes_planes(&header, job),
             "the test must cover the planar path"
         );
-        let webp = render(&jpeg, &spec, &LIMITS).unwrap();
+        let webp = render(&jpeg, &spec, &LIMITS, &OUTPUT, &CancelFlag::default()).unwrap();
         assert_eq!(webp.content_type, "image/webp");
         let decoded = image::load_from_memory_with_format(&webp.bytes, image::ImageFormat::WebP)
             .unwrap()

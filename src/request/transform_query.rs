@@ -115,6 +115,7 @@ impl TransformQuery {
             format: self.format,
             quality: self.quality,
             avif_speed,
+            auto_format: self.auto_format,
         }
     }
 

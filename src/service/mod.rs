@@ -2,13 +2,15 @@
 //! with no HTTP in sight. The HTTP edge parses a request, calls one of these, and turns the
 //! outcome (or a [`ServiceError`]) into an answer.
 
+mod memory;
 mod render;
 mod upload;
 mod workers;
 
-pub use render::{RenderedObject, Renders};
+pub use memory::{MemoryShare, UploadMemory};
+pub use render::{RenderCapacity, RenderedObject, Renders};
 pub use upload::{StoredImage, Uploads};
-pub use workers::Workers;
+pub use workers::{WorkerSlot, Workers};
 
 use crate::pipeline::PipelineError;
 use crate::storage::StoreError;
@@ -23,6 +25,9 @@ pub enum ServiceError {
     // Worded as the HTTP edge words every 404, so answers do not depend on who noticed.
     #[error("no such resource")]
     NotFound,
+    /// A bounded queue is full.
+    #[error("the server is busy ({0}); retry in a moment")]
+    Busy(&'static str),
     /// The blocking task an image job ran on panicked or was cancelled.
     #[error("image job failed")]
     Job(#[from] tokio::task::JoinError),

@@ -1,10 +1,16 @@
 //! The transform use case: a stored object rendered as a transform asks, computed once however
-//! many identical requests arrive together.
+//! many identical requests arrive together, and only while someone still waits for it.
+//!
+//! Renders are bounded twice: a render takes a queue place before anything else (over the
+//! queue, the answer is 503 at once), and fetches its source only once a worker is free, so
+//! the queue holds requests, not source images.
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use super::{ServiceError, Workers};
-use crate::pipeline::{self, PixelLimits, RenderSpec, Rendition};
+use crate::pipeline::{self, CancelFlag, OutputLimits, PixelLimits, RenderSpec, Rendition};
 use crate::single_flight::SingleFlight;
 use crate::storage::SharedStore;
 
@@ -13,6 +19,9 @@ pub struct Renders {
     store: SharedStore,
     workers: Workers,
     limits: PixelLimits,
+    output: OutputLimits,
+    /// Places for renders running or waiting for a worker.
+    places: Arc<Semaphore>,
     /// Renditions being computed, so identical concurrent transforms are computed once.
     in_flight: Arc<SingleFlight<RenderedObject, ServiceError>>,
 }
@@ -24,12 +33,27 @@ pub struct RenderedObject {
     pub source_version: String,
 }
 
+/// How many renders may run and wait at once.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderCapacity {
+    pub workers: usize,
+    pub queue: usize,
+}
+
 impl Renders {
-    pub fn new(store: SharedStore, workers: Workers, limits: PixelLimits) -> Self {
+    pub fn new(
+        store: SharedStore,
+        workers: Workers,
+        limits: PixelLimits,
+        output: OutputLimits,
+        capacity: RenderCapacity,
+    ) -> Self {
         Self {
             store,
             workers,
             limits,
+            output,
+            places: Arc::new(Semaphore::new(capacity.workers + capacity.queue)),
             in_flight: Arc::default(),
         }
     }
@@ -43,12 +67,22 @@ impl Renders {
         spec: RenderSpec,
     ) -> Result<Arc<RenderedObject>, Arc<ServiceError>> {
         let flight_key = format!("{key}?{canonical_query}");
-        let (store, workers, limits) = (Arc::clone(&self.store), self.workers.clone(), self.limits);
+        let store = Arc::clone(&self.store);
+        let (workers, places) = (self.workers.clone(), Arc::clone(&self.places));
+        let (limits, output) = (self.limits, self.output);
         let work = async move {
+            let _place = places
+                .try_acquire_owned()
+                .map_err(|_| ServiceError::Busy("render queue full"))?;
+            // Dropped with this future when the last request waiting for it goes away: the
+            // blocking job sees the flag at its next step and stops.
+            let cancel = CancelOnDrop(CancelFlag::default());
+            let slot = workers.reserve().await;
             let object = store.get(&key).await?.ok_or(ServiceError::NotFound)?;
             let bytes = object.bytes;
-            let rendition = workers
-                .run(move || pipeline::render(&bytes, &spec, &limits))
+            let flag = cancel.0.clone();
+            let rendition = slot
+                .run(move || pipeline::render(&bytes, &spec, &limits, &output, &flag))
                 .await?;
             Ok(RenderedObject {
                 rendition,
@@ -66,5 +100,14 @@ impl Renders {
     /// How many renders have been started: requests minus the ones that shared one.
     pub fn started(&self) -> u64 {
         self.in_flight.started()
+    }
+}
+
+/// Cancels its flag when dropped; after a finished job that changes nothing.
+struct CancelOnDrop(CancelFlag);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }

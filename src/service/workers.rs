@@ -1,10 +1,10 @@
 //! Image jobs off the async runtime, at most a fixed number at once (one per core by default),
-//! whatever the request concurrency: a burst of uploads queues for a permit instead of
+//! whatever the request concurrency: a burst of uploads queues for a slot instead of
 //! oversubscribing the CPU.
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ServiceError;
 use crate::pipeline::PipelineError;
@@ -14,6 +14,11 @@ pub struct Workers {
     permits: Arc<Semaphore>,
 }
 
+/// A free worker, held: a job run with it starts at once.
+pub struct WorkerSlot {
+    permit: OwnedSemaphorePermit,
+}
+
 impl Workers {
     pub fn new(count: usize) -> Self {
         Self {
@@ -21,16 +26,34 @@ impl Workers {
         }
     }
 
-    /// Runs `job` on a blocking thread once a permit is free.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
-    ) -> Result<T, ServiceError> {
+    /// Waits for a free worker. Taking the slot before fetching a job's input means inputs
+    /// are only held in memory by jobs about to run, not by every job in the queue.
+    pub async fn reserve(&self) -> WorkerSlot {
         // The semaphore is never closed, so acquiring only waits.
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .expect("the worker semaphore is never closed");
+        WorkerSlot { permit }
+    }
+
+    /// Runs `job` on a blocking thread once a worker is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.reserve().await.run(job).await
+    }
+}
+
+impl WorkerSlot {
+    /// Runs `job` on a blocking thread. The slot stays taken until the job returns, even if
+    /// the caller stops waiting: the CPU is busy until then.
+    pub async fn run<T: Send + 'static>(
+        self,
+        job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let permit = self.permit;
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job()

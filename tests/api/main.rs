@@ -8,6 +8,7 @@ mod corpus_images;
 mod corpus_multipart;
 mod cors;
 mod files;
+mod hardening;
 mod harness;
 mod lambda_events;
 mod openapi;

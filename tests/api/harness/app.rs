@@ -114,6 +114,11 @@ impl TestApp {
         self.state.renders.started()
     }
 
+    /// Bytes of the upload memory budget not taken now.
+    pub fn upload_memory_available(&self) -> u64 {
+        self.state.upload_memory.available()
+    }
+
     /// The data directory of a disk app.
     pub fn data_dir(&self) -> &Path {
         match &self.backing {
@@ -169,15 +174,17 @@ impl TestApp {
         self.upload(query, &form).await
     }
 
-    /// Serves the app on 127.0.0.1 on a free port, for real clients.
+    /// Serves the app on 127.0.0.1 on a free port, for real clients, as `pixgate serve` does.
     pub async fn spawn(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = self.router();
+        let http = self.state.config.http().clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let cap = http.max_connections;
+            pixgate::server::serve(listener, router, &http, cap, std::future::pending()).await;
         });
         addr
     }
