@@ -63,6 +63,7 @@ error_codes! {
     OriginNotAllowed => "origin_not_allowed", FORBIDDEN;
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT;
     StorageUnavailable => "storage_unavailable", BAD_GATEWAY;
+    InsufficientStorage => "insufficient_storage", INSUFFICIENT_STORAGE;
     InternalError => "internal_error", INTERNAL_SERVER_ERROR;
 }
 
@@ -132,6 +133,7 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self.code() {
             ErrorCode::StorageUnavailable => "storage is unavailable, try again".to_owned(),
+            ErrorCode::InsufficientStorage => "storage is full, try again later".to_owned(),
             code if code.status().is_server_error() => "internal error".to_owned(),
             _ => self.to_string(),
         }
@@ -199,6 +201,7 @@ fn service_code(error: &ServiceError) -> ErrorCode {
             P::Internal(_) => ErrorCode::InternalError,
         },
         ServiceError::Store(StoreError::InvalidKey) | ServiceError::NotFound => ErrorCode::NotFound,
+        ServiceError::Store(StoreError::Full(_)) => ErrorCode::InsufficientStorage,
         ServiceError::Store(_) => ErrorCode::StorageUnavailable,
         ServiceError::Job(_) => ErrorCode::InternalError,
     }
@@ -278,6 +281,18 @@ mod tests {
             missing.public_message(),
             ApiError::NotFound.public_message()
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_disk_failures_502() {
+        use std::io::Error;
+        let full = ApiError::from(StoreError::from(Error::from_raw_os_error(libc::ENOSPC)));
+        assert_eq!(full.code(), ErrorCode::InsufficientStorage);
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.public_message(), "storage is full, try again later");
+        let broken = ApiError::from(StoreError::from(Error::from_raw_os_error(libc::EIO)));
+        assert_eq!(broken.code(), ErrorCode::StorageUnavailable);
+        assert_eq!(broken.status(), StatusCode::BAD_GATEWAY);
     }
 
     #[test]
