@@ -169,3 +169,67 @@ impl Drop for TempFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::key::content_key;
+
+    fn job(root: &Path, bytes: &'static [u8]) -> Job {
+        let day = chrono::DateTime::UNIX_EPOCH;
+        let key = content_key("images", day, bytes, "jpg");
+        Job {
+            root: root.to_owned(),
+            sidecar_path: Path::new(".meta").join(format!("{key}.json")),
+            key,
+            sidecar: b"{}".to_vec(),
+            bytes: bytes::Bytes::from_static(bytes),
+            sidecar_is_valid: |raw| raw == b"{}",
+        }
+    }
+
+    fn plant(path: &Path, bytes: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn a_short_or_corrupt_object_and_an_empty_sidecar_are_healed() {
+        for planted in [&b"whole"[..], b"", b"whole object, but not it"] {
+            let dir = tempfile::tempdir().unwrap();
+            let job = job(dir.path(), b"whole object");
+            plant(&dir.path().join(&job.key), planted);
+            plant(&dir.path().join(&job.sidecar_path), b"");
+            job.run().unwrap();
+            let stored = std::fs::read(dir.path().join(&job.key)).unwrap();
+            assert_eq!(stored, b"whole object", "over {planted:?}");
+            let sidecar = std::fs::read(dir.path().join(&job.sidecar_path)).unwrap();
+            assert_eq!(sidecar, b"{}");
+        }
+    }
+
+    #[test]
+    fn a_whole_object_is_kept_and_its_file_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), b"whole object");
+        job.run().unwrap();
+        let path = dir.path().join(&job.key);
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        job.run().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn writes_do_not_go_through_a_symlink_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("images")).unwrap();
+        assert!(job(&root, b"x").run().is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+}
