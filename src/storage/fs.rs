@@ -62,12 +62,6 @@ impl FsStore {
         Path::new(META_DIR).join(format!("{key}.json"))
     }
 
-    /// Removes every stale temp file under the data directory now; returns how many. The
-    /// server does this at start and periodically (see [`start_sweeping`]).
-    pub fn sweep_stale_temps(&self) -> usize {
-        sweep::sweep(&self.root, std::time::SystemTime::now())
-    }
-
     /// Runs `job` on a blocking thread: the disk calls are `std::fs`, checked one by one.
     async fn blocking<T: Send + 'static>(
         job: impl FnOnce() -> std::io::Result<T> + Send + 'static,
