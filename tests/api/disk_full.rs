@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,42 +12,8 @@ use axum::http::{Request, StatusCode, header};
 use pixgate::storage::FsStore;
 use sha2::{Digest, Sha256};
 
+use crate::harness::disk::{Tmpfs, temp_files};
 use crate::harness::{Multipart, TestApp, TestResponse, corpus_image, default_config};
-
-/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    /// `Err` says why it could not be mounted (not root, no mount permission).
-    fn mount(size: &str) -> Result<Self, String> {
-        // SAFETY: getuid has no preconditions and cannot fail.
-        if unsafe { libc::getuid() } != 0 {
-            return Err("not running as root".into());
-        }
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .map_err(|e| format!("mount: {e}"))?;
-        if !status.success() {
-            return Err(format!("mount -t tmpfs failed: {status}"));
-        }
-        Ok(Self { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
 
 /// Large photos, each a different key once processed.
 const PHOTOS: &[&str] = &[
@@ -110,19 +75,6 @@ fn check_answer(root: &Path, photo: &str, response: &TestResponse) -> bool {
         }
         _ => panic!("{photo}: answered {response:?}"),
     }
-}
-
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            found.extend(temp_files(&path));
-        } else if path.to_string_lossy().ends_with(".tmp") {
-            found.push(path);
-        }
-    }
-    found
 }
 
 /// A file of `size` bytes taking room on the file system.

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use pixgate::storage::{self, Backend, FsStore, NewObject, Store};
 
+use crate::harness::disk::temp_files;
 use crate::harness::{TestApp, corpus_image};
 
 const DAY: &str = "profile/2026/01/01";
@@ -138,23 +139,6 @@ async fn opening_the_disk_store_sweeps_stale_temp_files_and_nothing_else() {
     for path in &kept {
         assert!(path.exists(), "swept: {}", path.display());
     }
-}
-
-/// Every file under `dir` whose name says it is a temp file.
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            found.extend(temp_files(&path));
-        } else if path.to_string_lossy().ends_with(".tmp") {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
