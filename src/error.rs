@@ -67,6 +67,7 @@ error_codes! {
     HeadersTooLarge => "headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE;
     Overloaded => "overloaded", SERVICE_UNAVAILABLE;
     StorageUnavailable => "storage_unavailable", BAD_GATEWAY;
+    InsufficientStorage => "insufficient_storage", INSUFFICIENT_STORAGE;
     InternalError => "internal_error", INTERNAL_SERVER_ERROR;
 }
 
@@ -151,6 +152,7 @@ impl ApiError {
         match self.code() {
             ErrorCode::StorageUnavailable => "storage is unavailable, try again".to_owned(),
             ErrorCode::Overloaded => self.to_string(),
+            ErrorCode::InsufficientStorage => "storage is full, try again later".to_owned(),
             code if code.status().is_server_error() => "internal error".to_owned(),
             _ => self.to_string(),
         }
@@ -225,6 +227,7 @@ fn service_code(error: &ServiceError) -> ErrorCode {
         },
         ServiceError::Busy(_) => ErrorCode::Overloaded,
         ServiceError::Store(StoreError::InvalidKey) | ServiceError::NotFound => ErrorCode::NotFound,
+        ServiceError::Store(StoreError::Full(_)) => ErrorCode::InsufficientStorage,
         ServiceError::Store(_) => ErrorCode::StorageUnavailable,
         ServiceError::Job(_) => ErrorCode::InternalError,
     }
@@ -304,6 +307,18 @@ mod tests {
             missing.public_message(),
             ApiError::NotFound.public_message()
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_disk_failures_502() {
+        use std::io::Error;
+        let full = ApiError::from(StoreError::from(Error::from_raw_os_error(libc::ENOSPC)));
+        assert_eq!(full.code(), ErrorCode::InsufficientStorage);
+        assert_eq!(full.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.public_message(), "storage is full, try again later");
+        let broken = ApiError::from(StoreError::from(Error::from_raw_os_error(libc::EIO)));
+        assert_eq!(broken.code(), ErrorCode::StorageUnavailable);
+        assert_eq!(broken.status(), StatusCode::BAD_GATEWAY);
     }
 
     #[test]

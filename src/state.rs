@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::service::{Renders, UploadMemory, Uploads, Workers};
+use crate::service::{RenderCapacity, Renders, UploadMemory, Uploads, Workers};
 use crate::storage::{self, SharedStore};
 
 #[derive(Clone)]
@@ -37,7 +37,10 @@ impl AppState {
                 workers,
                 pixels,
                 config.transform().output_limits(),
-                limits.render_capacity(),
+                RenderCapacity {
+                    workers: limits.worker_count(),
+                    queue: limits.render_queue,
+                },
             )),
             upload_memory: UploadMemory::new(limits.upload_memory_bytes),
             store,

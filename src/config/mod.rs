@@ -195,14 +195,6 @@ impl Limits {
         }
     }
 
-    /// How many renders may run, and wait for a worker, at once.
-    pub fn render_capacity(&self) -> RenderCapacity {
-        RenderCapacity {
-            workers: self.worker_count(),
-            queue: self.render_queue,
-        }
-    }
-
     /// How many image jobs may run at once.
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 {

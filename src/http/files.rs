@@ -1,5 +1,5 @@
-//! `GET /files/{key}`: serves stored objects back (the disk backend's `fileUrl`). Objects are
-//! immutable and their keys hold a content hash, which doubles as a strong ETag.
+//! `GET /files/{key}`: serves stored objects back (the disk backend's `fileUrl`), images only.
+//! Objects are immutable and their keys hold a content hash, which doubles as a strong ETag.
 
 use axum::extract::{Path, State};
 use axum::http::header::{
@@ -12,14 +12,14 @@ use headers::ETag;
 use super::{not_modified, strong_etag, with_etag};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{IMMUTABLE_CACHE_CONTROL, StoredObject, is_safe_key};
+use crate::storage::{IMMUTABLE_CACHE_CONTROL, StoredObject, content_type_of, is_safe_key};
 
 pub async fn serve(
     State(state): State<AppState>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !is_safe_key(&key) || !state.config.upload().holds(&key) {
+    if !is_served(&state, &key) {
         return Err(ApiError::NotFound);
     }
     let etag = etag_of(&key);
@@ -34,6 +34,12 @@ pub async fn serve(
     }
     let object = state.store.get(&key).await?.ok_or(ApiError::NotFound)?;
     Ok(with_cache_headers(object_response(object), etag.as_ref()))
+}
+
+/// Only what pixgate could have stored: a safe key under an upload prefix, with the extension
+/// of an image format. Anything else put under the prefixes by other hands is not served.
+fn is_served(state: &AppState, key: &str) -> bool {
+    is_safe_key(key) && state.config.upload().holds(key) && content_type_of(key).is_some()
 }
 
 /// The key's file stem is the content hash, so it identifies the bytes exactly.

@@ -1,17 +1,25 @@
 //! The disk backend, pixgate's embedded default. Objects are files under the data directory at
-//! their key; each write goes to a temporary file that is synced and then renamed into place, so
-//! a half-written object is never visible. The content disposition lives in a sidecar under
-//! `.meta/`, which no valid key can reach.
+//! their key; each write goes to a temporary file that is synced and then renamed into place
+//! (and the rename synced), so a half-written object is never visible and a stored one survives
+//! a crash ([`write`]). Reads never leave the data directory ([`read`]); stale temp files are
+//! swept ([`sweep`]). The content disposition lives in a sidecar under `.meta/`, which no valid
+//! key can reach.
+
+mod read;
+mod sweep;
+mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{NewObject, Store, StoreError, StoredObject, content_disposition, is_safe_key};
+use super::{
+    NewObject, Store, StoreError, StoredObject, content_disposition, content_type_of, is_safe_key,
+};
+
+pub use sweep::start as start_sweeping;
 
 const META_DIR: &str = ".meta";
 
@@ -41,16 +49,32 @@ impl FsStore {
         }
     }
 
-    fn object_path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        if !is_safe_key(key) {
-            return Err(StoreError::InvalidKey);
+    fn checked_key(key: &str) -> Result<&str, StoreError> {
+        if is_safe_key(key) {
+            Ok(key)
+        } else {
+            Err(StoreError::InvalidKey)
         }
-        Ok(self.root.join(key))
     }
 
-    fn sidecar_path(&self, key: &str) -> PathBuf {
-        self.root.join(META_DIR).join(format!("{key}.json"))
+    /// The sidecar of `key`, relative to the root.
+    fn sidecar_path(key: &str) -> PathBuf {
+        Path::new(META_DIR).join(format!("{key}.json"))
     }
+
+    /// Runs `job` on a blocking thread: the disk calls are `std::fs`, checked one by one.
+    async fn blocking<T: Send + 'static>(
+        job: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match tokio::task::spawn_blocking(job).await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(StoreError::Io(std::io::Error::other(join))),
+        }
+    }
+}
+
+fn sidecar_is_valid(raw: &[u8]) -> bool {
+    serde_json::from_slice::<Sidecar>(raw).is_ok()
 }
 
 #[async_trait]
@@ -64,57 +88,66 @@ impl Store for FsStore {
     }
 
     async fn put(&self, object: NewObject) -> Result<(), StoreError> {
-        let path = self.object_path(&object.key)?;
-        if tokio::fs::try_exists(&path).await? {
-            return Ok(());
-        }
-        // The sidecar goes first, so an object is never visible without its metadata.
+        let key = Self::checked_key(&object.key)?.to_owned();
         let sidecar = Sidecar {
             content_disposition: object.original_name.as_deref().map(content_disposition),
         };
         let sidecar = serde_json::to_vec(&sidecar).map_err(std::io::Error::other)?;
-        write_atomically(&self.sidecar_path(&object.key), &sidecar).await?;
-        write_atomically(&path, &object.bytes).await
+        let job = write::Job {
+            root: self.root.clone(),
+            sidecar_path: Self::sidecar_path(&key),
+            key,
+            sidecar,
+            bytes: object.bytes,
+            sidecar_is_valid,
+        };
+        // Dropping this future (a timeout, a client gone) does not stop the job: it still
+        // publishes or removes its temp file.
+        Self::blocking(move || job.run()).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        let path = self.object_path(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        // Version and bytes from one open file, so they describe the same object.
-        let metadata = file.metadata().await?;
-        if !metadata.is_file() {
-            return Ok(None);
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes).await?;
-        let bytes = Bytes::from(bytes);
-        let content_disposition = match tokio::fs::read(self.sidecar_path(key)).await {
-            Ok(raw) => serde_json::from_slice::<Sidecar>(&raw)
-                .ok()
-                .and_then(|s| s.content_disposition),
-            Err(_) => None,
-        };
-        Ok(Some(StoredObject {
-            bytes,
-            content_type: content_type_of(key).to_owned(),
-            content_disposition,
-            version: version_of(&metadata),
-        }))
+        let key = Self::checked_key(key)?.to_owned();
+        let root = self.root.clone();
+        Self::blocking(move || read_object(&root, &key)).await
     }
 
     async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let path = self.object_path(key)?;
-        match tokio::fs::metadata(&path).await {
-            Ok(metadata) if metadata.is_file() => Ok(Some(version_of(&metadata))),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let key = PathBuf::from(Self::checked_key(key)?);
+        let root = self.root.clone();
+        let metadata = Self::blocking(move || read::plain_file_metadata(&root, &key)).await?;
+        Ok(metadata.as_ref().map(version_of))
     }
+}
+
+/// The object at `key` and its sidecar's disposition; version and bytes from one open file, so
+/// they describe the same object.
+fn read_object(root: &Path, key: &str) -> std::io::Result<Option<StoredObject>> {
+    use std::io::Read;
+    let Some((mut file, metadata)) = read::open_plain_file(root, Path::new(key))? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(StoredObject {
+        bytes: Bytes::from(bytes),
+        content_type: content_type_of(key)
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        content_disposition: read_disposition(root, key),
+        version: version_of(&metadata),
+    }))
+}
+
+/// The sidecar's content disposition; a missing or unreadable sidecar only loses the name.
+fn read_disposition(root: &Path, key: &str) -> Option<String> {
+    use std::io::Read;
+    let (mut file, _) = read::open_plain_file(root, &FsStore::sidecar_path(key)).ok()??;
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw).ok()?;
+    serde_json::from_slice::<Sidecar>(&raw)
+        .ok()
+        .and_then(|s| s.content_disposition)
 }
 
 /// Size and modification time: what changes when a file is replaced.
@@ -126,40 +159,4 @@ fn version_of(metadata: &std::fs::Metadata) -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("{:x}-{modified:x}", metadata.len())
-}
-
-fn content_type_of(key: &str) -> &'static str {
-    match key.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("png") => "image/png",
-        Some("webp") => "image/webp",
-        Some("avif") => "image/avif",
-        Some("gif") => "image/gif",
-        _ => "application/octet-stream",
-    }
-}
-
-/// Writes beside the destination, syncs, then renames over it: readers see the old state or
-/// the whole new file, never a part.
-async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().ok_or(StoreError::InvalidKey)?;
-    let name = path
-        .file_name()
-        .ok_or(StoreError::InvalidKey)?
-        .to_string_lossy();
-    tokio::fs::create_dir_all(dir).await?;
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
-    let result = async {
-        let mut file = tokio::fs::File::create(&temp).await?;
-        file.write_all(bytes).await?;
-        file.sync_all().await?;
-        tokio::fs::rename(&temp, path).await
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&temp).await;
-    }
-    Ok(result?)
 }

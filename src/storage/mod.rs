@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use fs::FsStore;
-pub use key::{content_key, is_safe_key};
+pub use key::{content_key, content_type_of, is_safe_key};
 pub use s3::S3Store;
 
 /// An object to write.
@@ -39,10 +39,25 @@ pub struct StoredObject {
 pub enum StoreError {
     #[error("invalid object key")]
     InvalidKey,
+    /// No space (or quota) left: nothing was stored, and a retry once space is freed can work.
+    #[error("disk is full: {0}")]
+    Full(#[source] std::io::Error),
     #[error("disk storage failed: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[source] std::io::Error),
     #[error("S3 request failed: {0}")]
     S3(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Every disk error goes through here, so a full disk (ENOSPC, or EDQUOT for a quota) is told
+/// apart wherever it surfaces: creating a directory, writing, syncing.
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Self::Full(error),
+            _ => Self::Io(error),
+        }
+    }
 }
 
 impl StoreError {
@@ -52,7 +67,9 @@ impl StoreError {
 }
 
 /// Objects are immutable: a key names its content, so `put` on an existing key keeps what is
-/// there (the bytes are the same by construction) and never half-writes.
+/// there once it is verified whole (its size, and on disk the hash its key names), and replaces
+/// it, atomically, when it is not: a store cut short elsewhere heals on the next upload. `put`
+/// never half-writes.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// The bucket name reported to clients.
@@ -61,7 +78,7 @@ pub trait Store: Send + Sync {
     /// Where the object can be fetched when no public base URL is configured.
     fn default_url(&self, key: &str) -> String;
 
-    /// Returns once the object is written to the end (or was already there).
+    /// Returns once the object is written to the end and durable (or was already there, whole).
     async fn put(&self, object: NewObject) -> Result<(), StoreError>;
 
     /// `Ok(None)` when no object has that key.
@@ -122,10 +139,14 @@ pub enum Backend {
 }
 
 /// Opens `backend`. `files_url` is where this server serves disk objects back
-/// (`http://{addr}/files`), the base of their `fileUrl` when no public base URL is set.
+/// (`http://{addr}/files`), the base of their `fileUrl` when no public base URL is set. A disk
+/// backend also gets its sweep of stale temp files, now and every few minutes.
 pub async fn open(backend: &Backend, files_url: String) -> SharedStore {
     match backend {
-        Backend::Disk { root, bucket } => Arc::new(FsStore::new(root, bucket.clone(), files_url)),
+        Backend::Disk { root, bucket } => {
+            fs::start_sweeping(root.clone());
+            Arc::new(FsStore::new(root, bucket.clone(), files_url))
+        }
         Backend::S3 {
             bucket,
             force_path_style,
@@ -136,6 +157,22 @@ pub async fn open(backend: &Backend, files_url: String) -> SharedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_full_disk_or_quota_is_a_full_store() {
+        use std::io::Error;
+        for (errno, full) in [
+            (libc::ENOSPC, true),
+            (libc::EDQUOT, true),
+            (libc::EIO, false),
+            (libc::EACCES, false),
+            (libc::EROFS, false),
+        ] {
+            let error = StoreError::from(Error::from_raw_os_error(errno));
+            assert_eq!(matches!(error, StoreError::Full(_)), full, "errno {errno}");
+            assert!(matches!(error, StoreError::Full(_) | StoreError::Io(_)));
+        }
+    }
 
     #[test]
     fn content_disposition_encodes_utf8_names() {

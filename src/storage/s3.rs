@@ -1,10 +1,12 @@
 //! The S3 backend (`aws-sdk-s3`, client built once at start). Works with any S3-compatible
 //! server through the SDK's own `AWS_ENDPOINT_URL` and path-style addressing. Writes are
-//! conditional (`If-None-Match: *`), so an existing object is never replaced.
+//! conditional (`If-None-Match: *`), so a whole object is never replaced; one found at the key
+//! with another length is.
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::{
@@ -59,6 +61,44 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// An unconditional PutObject of `object`, with its type, cache and name headers.
+    fn put_request(&self, object: &NewObject) -> PutObjectFluentBuilder {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .body(ByteStream::from(object.bytes.clone()))
+            .content_type(object.content_type)
+            .cache_control(IMMUTABLE_CACHE_CONTROL);
+        if let Some(name) = &object.original_name {
+            let encoded =
+                percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+            request = request
+                .content_disposition(content_disposition(name))
+                .metadata(ORIGINAL_NAME_METADATA, encoded.to_string());
+        }
+        request
+    }
+
+    /// Whether the object at `object.key` has the length of `object.bytes` (HeadObject).
+    async fn holds_whole(&self, object: &NewObject) -> Result<bool, StoreError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .send()
+            .await;
+        match head {
+            Ok(head) => Ok(head.content_length() == i64::try_from(object.bytes.len()).ok()),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(false),
+            Err(e) => Err(StoreError::s3(e)),
+        }
+    }
+}
+
 #[async_trait]
 impl Store for S3Store {
     fn bucket(&self) -> &str {
@@ -70,32 +110,24 @@ impl Store for S3Store {
     }
 
     async fn put(&self, object: NewObject) -> Result<(), StoreError> {
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&object.key)
-            .body(ByteStream::from(object.bytes))
-            .content_type(object.content_type)
-            .cache_control(IMMUTABLE_CACHE_CONTROL)
-            .if_none_match("*");
-        if let Some(name) = &object.original_name {
-            let encoded =
-                percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-            request = request
-                .content_disposition(content_disposition(name))
-                .metadata(ORIGINAL_NAME_METADATA, encoded.to_string());
-        }
-        match request.send().await {
+        match self.put_request(&object).if_none_match("*").send().await {
             Ok(_) => Ok(()),
-            // The key names its content: an object already there holds these very bytes.
             Err(e)
                 if matches!(
                     e.code(),
                     Some("PreconditionFailed" | "ConditionalRequestConflict")
                 ) =>
             {
-                Ok(())
+                // The key names its content, but what is there is trusted only once its size
+                // is seen to match: anything else is replaced by the whole object.
+                if self.holds_whole(&object).await? {
+                    return Ok(());
+                }
+                self.put_request(&object)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(StoreError::s3)
             }
             Err(e) => Err(StoreError::s3(e)),
         }

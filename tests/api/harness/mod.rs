@@ -1,15 +1,18 @@
 //! The one test harness of `tests/api`, split by concern: building and calling the app
-//! ([`app`], [`response`], [`multipart`]), the stores behind it ([`store`], [`s3`]), Lambda
-//! events ([`lambda`]), images ([`images`]) and the shared corpus's contract ([`contract`]).
+//! ([`app`], [`response`], [`multipart`]), the stores behind it ([`store`], [`disk`], [`s3`]
+//! with its [`s3_faults`] layer), Lambda events ([`lambda`]), images ([`images`]) and the shared
+//! corpus's contract ([`contract`]).
 //! Tests construct `Config` and `AppState` only through [`app`].
 
 pub mod app;
 pub mod contract;
+pub mod disk;
 pub mod images;
 pub mod lambda;
 pub mod multipart;
 pub mod response;
 pub mod s3;
+pub mod s3_faults;
 pub mod store;
 
 pub use app::{Backend, TestApp, config_with, default_config};
