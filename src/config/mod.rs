@@ -15,7 +15,6 @@ pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
 use crate::pipeline::{OutputLimits, PixelLimits};
 use crate::request::{FormLimits, UploadKind};
-use crate::service::RenderCapacity;
 use crate::storage::Backend;
 
 /// Every flag of `pixgate serve`, as clap parses them.
