@@ -1,5 +1,7 @@
 //! The local server: the router on a TCP listener, stopped cleanly by Ctrl-C or SIGTERM.
 
+use std::net::SocketAddr;
+
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -12,7 +14,9 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let state = AppState::from_config(config).await;
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, storage, "pixgate listening");
-    axum::serve(listener, app(state))
+    // The peer address is what an anonymous client's rate limit counts against.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Gate;
 use crate::config::Config;
 use crate::service::{Renders, Uploads, Workers};
 use crate::storage::{self, SharedStore};
@@ -13,6 +14,8 @@ pub struct AppState {
     pub store: SharedStore,
     pub uploads: Arc<Uploads>,
     pub renders: Arc<Renders>,
+    /// The token and rate-limit checks of the upload routes; `None` when neither is configured.
+    pub gate: Option<Arc<Gate>>,
 }
 
 impl AppState {
@@ -28,7 +31,10 @@ impl AppState {
         let limits = config.limits();
         let workers = Workers::new(limits.worker_count());
         let pixels = limits.pixels();
+        let auth = config.auth();
+        let gate = Gate::new(auth.jwt.as_ref(), auth.rate_limit).map(Arc::new);
         Self {
+            gate,
             uploads: Arc::new(Uploads::new(Arc::clone(&store), workers.clone(), pixels)),
             renders: Arc::new(Renders::new(Arc::clone(&store), workers, pixels)),
             store,

@@ -3,6 +3,7 @@
 //! rules between flags are checked once, when [`ConfigArgs`] becomes a [`Config`]. So holding a
 //! `Config` means holding a valid one, and nothing downstream re-parses a string.
 
+mod auth;
 mod groups;
 mod values;
 
@@ -10,6 +11,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser};
 
+pub use auth::{AuthArgs, AuthConfig};
 pub use groups::{HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig};
 pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
@@ -30,6 +32,8 @@ pub struct ConfigArgs {
     pub upload: UploadConfig,
     #[command(flatten)]
     pub transform: TransformConfig,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// A configuration that can work: every value parsed, every rule between values checked.
@@ -40,6 +44,7 @@ pub struct Config {
     limits: Limits,
     upload: UploadConfig,
     transform: TransformConfig,
+    auth: AuthConfig,
 }
 
 /// Why pixgate cannot start with the configuration it was given.
@@ -70,6 +75,7 @@ impl TryFrom<ConfigArgs> for Config {
             limits,
             upload,
             mut transform,
+            auth,
         } = args;
         if limits.max_request_bytes < limits.max_file_bytes {
             return Err(conflict(
@@ -93,6 +99,7 @@ impl TryFrom<ConfigArgs> for Config {
             limits,
             upload,
             transform,
+            auth: auth.check()?,
         })
     }
 }
