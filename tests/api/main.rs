@@ -2,6 +2,7 @@
 //! shared corpus, CORS, disk and S3 storage (against a real S3 protocol server), Lambda events,
 //! configuration and the OpenAPI contract.
 
+mod auth;
 mod cmyk_and_orientation;
 mod config;
 mod corpus_images;
@@ -11,6 +12,7 @@ mod files;
 mod harness;
 mod lambda_events;
 mod openapi;
+mod rate_limit;
 mod s3_backend;
 mod transform;
 mod upload;

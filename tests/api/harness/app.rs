@@ -169,15 +169,18 @@ impl TestApp {
         self.upload(query, &form).await
     }
 
-    /// Serves the app on 127.0.0.1 on a free port, for real clients.
+    /// Serves the app on 127.0.0.1 on a free port, for real clients, recording each peer's
+    /// address as `pixgate serve` does.
     pub async fn spawn(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = self.router();
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(listener, service).await;
         });
         addr
     }
