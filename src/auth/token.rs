@@ -33,10 +33,10 @@ pub struct Claims {
     pub sub: Option<String>,
 }
 
-/// Where the verifier finds keys.
+/// Where the verifier finds keys (built once; the remote cache is boxed, being large).
 enum Keys {
     Fixed(KeySet),
-    Remote(RemoteKeys),
+    Remote(Box<RemoteKeys>),
 }
 
 pub struct Verifier {
@@ -49,10 +49,10 @@ impl Verifier {
         let keys = match &settings.keys {
             KeySource::JwksFile(set) => Keys::Fixed(set.clone()),
             KeySource::Secret(secret) => Keys::Fixed(KeySet::from_secret(secret)),
-            KeySource::JwksUrl(url) => Keys::Remote(RemoteKeys::new(
-                url.uri().clone(),
-                settings.refetch_interval,
-            )),
+            KeySource::JwksUrl(url) => {
+                let remote = RemoteKeys::new(url.uri().clone(), settings.refetch_interval);
+                Keys::Remote(Box::new(remote))
+            }
         };
         Self {
             keys,

@@ -263,7 +263,7 @@ mod tests {
             ),
             (&["--rate-limit-burst", "0"], "PIXGATE_RATE_LIMIT_BURST"),
             (
-                &["--rate-limit-per-minute", "-1"],
+                &["--rate-limit-per-minute", "many"],
                 "PIXGATE_RATE_LIMIT_PER_MINUTE",
             ),
         ];
