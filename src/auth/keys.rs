@@ -87,6 +87,8 @@ impl fmt::Debug for VerifyingKey {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: Vec<VerifyingKey>,
+    /// A shared secret is the only key there is, whatever `kid` a token names.
+    ignore_kid: bool,
 }
 
 /// Why a JWKS document gave no key.
@@ -118,7 +120,10 @@ impl KeySet {
         if keys.is_empty() {
             return Err(JwksError::NoUsableKey);
         }
-        Ok(Self { keys })
+        Ok(Self {
+            keys,
+            ignore_kid: false,
+        })
     }
 
     /// A JWKS file, for clap: the error names the file and what is wrong with it.
@@ -138,11 +143,17 @@ impl KeySet {
             })
             .into_iter()
             .collect();
-        Self { keys }
+        Self {
+            keys,
+            ignore_kid: true,
+        }
     }
 
     /// The key a token names by `kid`; without a `kid`, the only key there is.
     pub fn find(&self, kid: Option<&str>) -> Option<&VerifyingKey> {
+        if self.ignore_kid {
+            return self.keys.first();
+        }
         match kid {
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
             None if self.keys.len() == 1 => self.keys.first(),
@@ -249,6 +260,8 @@ mod tests {
         assert!(JwtSecret::parse("short").is_err());
         let secret = JwtSecret::parse(&"k".repeat(32)).unwrap();
         assert_eq!(format!("{secret:?}"), "JwtSecret(..)");
-        assert_eq!(KeySet::from_secret(&secret).len(), 1);
+        let set = KeySet::from_secret(&secret);
+        assert_eq!(set.len(), 1);
+        assert!(set.find(Some("any-kid")).is_some() && set.find(None).is_some());
     }
 }

@@ -215,6 +215,8 @@ async fn a_jwks_file_and_an_hs256_secret_work_too() {
 
     let app = with_keys(&["--jwt-hs256-secret", HS256_SECRET]);
     assert_stored(&app, &Signer::Hs256.sign(None, &claims("alice")), "HS256").await;
+    let named = Signer::Hs256.sign(Some("v1"), &claims("bob"));
+    assert_stored(&app, &named, "HS256 naming a kid").await;
     let rs = Signer::Rsa.sign(Some("rsa-1"), &claims("alice"));
     let response = app.send(upload(Some(&rs))).await;
     assert_unauthorized(&response, "RS256 against a secret", "invalid_token");
