@@ -1,8 +1,8 @@
 //! Who may upload: bearer JWTs checked against the configured keys ([`token`], [`keys`],
 //! [`remote`]) and a rate limit per identity or per client address ([`rate`]). Both are off
-//! unless configured; [`Gate`] is what the HTTP edge holds when either is on. Nothing here
-//! knows HTTP: the edge hands over the bearer token and the peer address, and gets back a
-//! [`Client`] or an [`AuthError`].
+//! unless configured; [`Gate`] is what the HTTP edge holds when either is on. Nothing here sees
+//! a request (only the JWKS fetch speaks HTTP, as a client): the edge hands over the bearer
+//! token and the peer address, and gets back a [`Client`] or an [`AuthError`].
 
 pub mod keys;
 pub mod rate;
