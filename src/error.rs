@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::http::header::RETRY_AFTER;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 
+use crate::auth::{AuthError, retry_after_secs};
 use crate::pipeline::PipelineError;
 use crate::request::RequestError;
 use crate::service::ServiceError;
@@ -62,6 +63,9 @@ error_codes! {
     NotFound => "not_found", NOT_FOUND;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     OriginNotAllowed => "origin_not_allowed", FORBIDDEN;
+    Unauthorized => "unauthorized", UNAUTHORIZED;
+    RateLimited => "rate_limited", TOO_MANY_REQUESTS;
+    AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE;
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT;
     UriTooLong => "uri_too_long", URI_TOO_LONG;
     HeadersTooLarge => "headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE;
@@ -82,6 +86,8 @@ impl Serialize for ErrorCode {
 pub enum ApiError {
     #[error(transparent)]
     Request(#[from] RequestError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// Shared: a single-flight render answers one failure to every request that waited on it.
     #[error(transparent)]
     Service(Arc<ServiceError>),
@@ -131,6 +137,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Request(e) => request_code(e),
+            Self::Auth(e) => auth_code(e),
             Self::Service(e) => service_code(e),
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
@@ -153,6 +160,7 @@ impl ApiError {
             ErrorCode::StorageUnavailable => "storage is unavailable, try again".to_owned(),
             ErrorCode::Overloaded => self.to_string(),
             ErrorCode::InsufficientStorage => "storage is full, try again later".to_owned(),
+            ErrorCode::AuthUnavailable => "cannot check tokens now, try again".to_owned(),
             code if code.status().is_server_error() => "internal error".to_owned(),
             _ => self.to_string(),
         }
@@ -186,15 +194,41 @@ impl ApiError {
             error: self.detail(index),
         });
         let mut response = (self.status(), body).into_response();
-        if self.code() == ErrorCode::Overloaded {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
+        self.add_headers(response.headers_mut());
         response
             .extensions_mut()
             .insert(Failures(vec![self.failure(index)]));
         response
+    }
+
+    /// The headers a refusal owes the client: the bearer challenge of a 401 (RFC 6750 §3) and
+    /// `Retry-After` when waiting helps.
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        if self.code() == ErrorCode::Overloaded {
+            headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        let Self::Auth(error) = self else {
+            return;
+        };
+        if self.code() == ErrorCode::Unauthorized {
+            let challenge = if error.is_invalid_token() {
+                r#"Bearer realm="pixgate", error="invalid_token""#
+            } else {
+                r#"Bearer realm="pixgate""#
+            };
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(wait) = error.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
+        }
+    }
+}
+
+fn auth_code(error: &AuthError) -> ErrorCode {
+    match error {
+        AuthError::RateLimited(_) => ErrorCode::RateLimited,
+        AuthError::KeysUnavailable(..) => ErrorCode::AuthUnavailable,
+        _ => ErrorCode::Unauthorized,
     }
 }
 

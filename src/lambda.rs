@@ -14,6 +14,12 @@ use crate::state::AppState;
 
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     let streaming = config.http().lambda_streaming;
+    if config.auth().rate_limit.is_some() {
+        tracing::warn!(
+            "PIXGATE_RATE_LIMIT_PER_MINUTE is ignored under Lambda: API Gateway throttles there"
+        );
+    }
+    let config = config.without_rate_limit();
     let service = service(AppState::from_config(config).await);
     if streaming {
         lambda_http::run_with_streaming_response(service).await

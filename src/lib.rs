@@ -6,6 +6,7 @@
 //!
 //! The same [`app`] router runs under the local server ([`server`]) and under AWS Lambda ([`lambda`]).
 
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod error;

@@ -121,7 +121,8 @@ pub async fn serve(
     }
 }
 
-/// The router for one connection, with the peer's address where `ConnectInfo` finds it.
+/// The router for one connection, with the peer's address where `ConnectInfo` finds it (an
+/// anonymous client's rate limit counts against it).
 fn service(
     router: Router,
     peer: SocketAddr,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Gate;
 use crate::config::Config;
 use crate::service::{RenderCapacity, Renders, UploadMemory, Uploads, Workers};
 use crate::storage::{self, SharedStore};
@@ -15,6 +16,8 @@ pub struct AppState {
     pub renders: Arc<Renders>,
     /// Bytes of upload bodies that may be held at once, across requests.
     pub upload_memory: UploadMemory,
+    /// The token and rate-limit checks of the upload routes; `None` when neither is configured.
+    pub gate: Option<Arc<Gate>>,
 }
 
 impl AppState {
@@ -30,13 +33,16 @@ impl AppState {
         let limits = config.limits();
         let workers = Workers::new(limits.worker_count());
         let pixels = limits.pixels();
+        let auth = config.auth();
+        let gate = Gate::new(auth.jwt.as_ref(), auth.rate_limit).map(Arc::new);
         Self {
+            gate,
             uploads: Arc::new(Uploads::new(Arc::clone(&store), workers.clone(), pixels)),
             renders: Arc::new(Renders::new(
                 Arc::clone(&store),
                 workers,
                 pixels,
-                config.transform().output_limits(),
+                config.output_limits(),
                 RenderCapacity {
                     workers: limits.worker_count(),
                     queue: limits.render_queue,

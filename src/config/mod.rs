@@ -3,6 +3,7 @@
 //! rules between flags are checked once, when [`ConfigArgs`] becomes a [`Config`]. So holding a
 //! `Config` means holding a valid one, and nothing downstream re-parses a string.
 
+mod auth;
 mod groups;
 mod values;
 
@@ -10,6 +11,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser};
 
+pub use auth::{AuthArgs, AuthConfig};
 pub use groups::{HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig};
 pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
@@ -30,6 +32,8 @@ pub struct ConfigArgs {
     pub upload: UploadConfig,
     #[command(flatten)]
     pub transform: TransformConfig,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// A configuration that can work: every value parsed, every rule between values checked.
@@ -40,6 +44,7 @@ pub struct Config {
     limits: Limits,
     upload: UploadConfig,
     transform: TransformConfig,
+    auth: AuthConfig,
 }
 
 /// Why pixgate cannot start with the configuration it was given.
@@ -70,6 +75,7 @@ impl TryFrom<ConfigArgs> for Config {
             limits,
             upload,
             mut transform,
+            auth,
         } = args;
         if limits.max_request_bytes < limits.max_file_bytes {
             return Err(conflict(
@@ -99,6 +105,7 @@ impl TryFrom<ConfigArgs> for Config {
             limits,
             upload,
             transform,
+            auth: auth.check()?,
         })
     }
 }
@@ -155,6 +162,18 @@ impl Config {
         let argv =
             std::iter::once(OsString::from("pixgate")).chain(args.into_iter().map(Into::into));
         Self::try_from(Standalone::try_parse_from(argv)?.args)
+    }
+
+    /// How large a rendition may be: the transform's own limits, and never more than an
+    /// upload may declare.
+    pub fn output_limits(&self) -> OutputLimits {
+        let (transform, limits) = (&self.transform, &self.limits);
+        let max_pixels = transform.max_pixels.min(limits.max_pixels);
+        OutputLimits {
+            max_side: transform.max_side.min(limits.max_side),
+            max_pixels,
+            max_avif_pixels: transform.max_avif_pixels.min(max_pixels),
+        }
     }
 
     pub fn http(&self) -> &HttpConfig {
@@ -219,15 +238,6 @@ impl UploadConfig {
 }
 
 impl TransformConfig {
-    /// How large a rendition may be.
-    pub fn output_limits(&self) -> OutputLimits {
-        OutputLimits {
-            max_side: self.max_side,
-            max_pixels: self.max_pixels,
-            max_avif_pixels: self.max_avif_pixels,
-        }
-    }
-
     /// The prefixes the transform route reads (the upload prefixes unless configured).
     pub fn prefixes(&self) -> &[Prefix] {
         self.prefixes.as_deref().unwrap_or_default()

@@ -22,7 +22,9 @@ use crate::error::ApiError;
 
 const DEFAULT_ALLOWED_HEADERS: &str = "content-type, authorization, x-requested-with";
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
-const EXPOSED_HEADERS: &str = "etag, content-length, content-disposition";
+// Retry-After and WWW-Authenticate let a browser client read why it was refused (429, 401).
+const EXPOSED_HEADERS: &str =
+    "etag, content-length, content-disposition, retry-after, www-authenticate";
 
 pub async fn cors(
     State(policy): State<Arc<AllowedOrigins>>,

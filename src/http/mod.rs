@@ -3,6 +3,7 @@
 //! Handlers parse with `request`, act through the use cases in `service` (reached through
 //! `state::AppState`), and answer; errors become answers only in `error`.
 
+pub mod auth;
 pub mod cors;
 pub mod files;
 pub mod head_limits;

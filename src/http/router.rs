@@ -13,7 +13,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    cors, files, head_limits, log, method_not_allowed, not_found, time_limit, transform, upload,
+    auth, cors, files, head_limits, log, method_not_allowed, not_found, time_limit, transform,
+    upload,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,7 +23,7 @@ pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.config.http().allowed_origins.clone());
     let timeout = state.config.http().request_timeout;
     let routes = Router::new()
-        .route("/upload", post(upload::upload))
+        .merge(uploads(&state))
         .route("/files/{*key}", get(files::serve))
         .route("/img/{*key}", get(transform::transform))
         .route("/healthz", get(|| async { "ok" }))
@@ -41,4 +42,15 @@ pub fn app(state: AppState) -> Router {
         .fallback_service(with_cors)
         .layer(from_fn(log::failures))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The routes that write to the store, behind the token and rate-limit gate when one is
+/// configured (a route layer: it runs only once routing chose one of these routes, so
+/// preflights and 405s stay open). Routes that write belong here.
+fn uploads(state: &AppState) -> Router<AppState> {
+    let routes = Router::new().route("/upload", post(upload::upload));
+    match &state.gate {
+        Some(gate) => routes.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard)),
+        None => routes,
+    }
 }

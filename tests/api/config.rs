@@ -36,6 +36,15 @@ fn bad_values_stop_the_server_naming_the_variable() {
             "PIXGATE_PROFILE_PREFIX",
         ),
         (&[("PIXGATE_ADDR", "not-an-address")], "PIXGATE_ADDR"),
+        // An issuer without keys would look like auth is on while uploads are open.
+        (
+            &[("PIXGATE_JWT_ISSUER", "https://issuer.example.com/")],
+            "PIXGATE_JWT_ISSUER",
+        ),
+        (
+            &[("PIXGATE_JWT_HS256_SECRET", "too-short")],
+            "PIXGATE_JWT_HS256_SECRET",
+        ),
     ];
     for (vars, named) in cases {
         let output = serve_with_env(vars);

@@ -2,6 +2,7 @@
 //! shared corpus, CORS, disk and S3 storage (against a real S3 protocol server), Lambda events,
 //! configuration and the OpenAPI contract.
 
+mod auth;
 mod cmyk_and_orientation;
 mod config;
 mod corpus_images;
@@ -14,6 +15,7 @@ mod hardening;
 mod harness;
 mod lambda_events;
 mod openapi;
+mod rate_limit;
 mod s3_backend;
 mod s3_faults;
 mod transform;

@@ -111,9 +111,12 @@ async fn the_render_queue_is_bounded_and_abandoned_renders_let_go() {
         "B waits for a worker before fetching its source"
     );
 
-    // Both clients leave: A's fetch is dropped mid-way and B never fetches.
-    a.abort();
+    // Both clients leave, B first (so that A's worker, once free, has no one to go to): A's
+    // fetch is dropped mid-way and B never fetches.
     b.abort();
+    assert!(b.await.unwrap_err().is_cancelled());
+    a.abort();
+    assert!(a.await.unwrap_err().is_cancelled());
     wait_for("A's fetch to be dropped", || {
         store.abandoned.load(Ordering::SeqCst) == 1
     })

@@ -174,7 +174,8 @@ impl TestApp {
         self.upload(query, &form).await
     }
 
-    /// Serves the app on 127.0.0.1 on a free port, for real clients, as `pixgate serve` does.
+    /// Serves the app on 127.0.0.1 on a free port, for real clients, as `pixgate serve` does
+    /// (its accept loop, which records each peer's address).
     pub async fn spawn(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -8,6 +8,7 @@ pub mod app;
 pub mod contract;
 pub mod disk;
 pub mod images;
+pub mod jwt;
 pub mod lambda;
 pub mod multipart;
 pub mod response;
