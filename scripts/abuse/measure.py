@@ -159,7 +159,7 @@ def abandoned_renders(binary):
         cpu0 = server.cpu_seconds()
         threads = []
         for i in range(16):
-            path = f"/img/{key}?w={2000 + i}&h={2000 + i}&fit=cover&enlarge=1&f=avif"
+            path = f"/img/{key}?w={2000 + i}&h={2000 + i}&enlarge=1&f=avif"  # canonical: no 301
             t = threading.Thread(target=http, args=(server.base, "GET", path, None, None, 1))
             t.start()
             threads.append(t)
@@ -192,7 +192,7 @@ def abandoned_flood(binary):
         for i in range(300):
             try:
                 s = socket.create_connection(("127.0.0.1", server.port))
-                s.sendall(f"GET /img/{key}?w={1000 + i}&h={1000 + i}&fit=cover&f=avif HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                s.sendall(f"GET /img/{key}?w={1000 + i}&h={1000 + i}&f=avif HTTP/1.1\r\nHost: x\r\n\r\n".encode())
                 s.close()
             except OSError:
                 pass
