@@ -51,7 +51,7 @@ pub fn decode(
     match header.format {
         SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
         _ => Ok(Decoded {
-            pixels: decode_with_image(bytes, header.format, limits)?,
+            pixels: decode_with_image(bytes, header, limits)?,
             area: Region::WHOLE,
         }),
     }
@@ -148,11 +148,12 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 
 fn decode_with_image(
     bytes: &[u8],
-    format: SourceFormat,
+    header: &Header,
     limits: &PixelLimits,
 ) -> Result<Pixels, PipelineError> {
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
-    reader.limits(limits.decoder_limits());
+    let mut reader =
+        image::ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
+    reader.limits(limits.decoder_limits(header.width, header.height, bytes.len()));
     let image = reader.decode().map_err(classify)?;
     let (width, height) = (image.width(), image.height());
     // 16-bit, grey and palette images all come out as 8-bit RGB(A) here.
