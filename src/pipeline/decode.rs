@@ -9,7 +9,7 @@ use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use super::error::{PipelineError, classify, corrupt};
 use super::fit::Region;
-use super::{Header, Layout, PixelLimits, Pixels, SourceFormat};
+use super::{Header, Layout, PixelLimits, Pixels, SourceFormat, webp_frame};
 
 /// Decoded pixels and the part of them that is the image. A DCT-scaled decode rounds each side
 /// up to whole blocks: 2225 rows at 1/8 are 278.125 rows of image in 279 decoded. Resampling
@@ -50,6 +50,13 @@ pub fn decode(
 ) -> Result<Decoded, PipelineError> {
     match header.format {
         SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
+        SourceFormat::Webp => {
+            webp_frame::check(bytes)?;
+            Ok(Decoded {
+                pixels: decode_with_image(bytes, header, limits)?,
+                area: Region::WHOLE,
+            })
+        }
         _ => Ok(Decoded {
             pixels: decode_with_image(bytes, header, limits)?,
             area: Region::WHOLE,

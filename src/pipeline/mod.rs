@@ -25,6 +25,7 @@ mod sniff;
 mod test_images;
 mod upload;
 mod webp;
+mod webp_frame;
 
 use bytes::Bytes;
 

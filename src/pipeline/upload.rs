@@ -157,9 +157,8 @@ mod tests {
     /// `read_frame` (the first frame of an animated WebP): an index past a short `ALPH` chunk
     /// (decoder.rs:858) and a chroma slice out of range (yuv.rs:147). A panic is a 500 under
     /// `serve` and kills the instance under Lambda (`panic = "abort"`). Each must be refused as
-    /// a corrupt image instead. Ignored until the decoder is fixed or guarded (fuzz/README.md).
+    /// a corrupt image instead (`webp_frame` checks the frame first).
     #[test]
-    #[ignore = "image-webp 0.2.4 panics on these; open finding in fuzz/README.md"]
     fn animated_webp_fuzz_findings_are_refused_without_a_panic() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/findings/pipeline");
         for name in ["webp-anmf-alpha-short", "webp-anmf-yuv-slice"] {
