@@ -9,7 +9,7 @@ use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use super::error::{PipelineError, classify, corrupt};
 use super::fit::Region;
-use super::{Header, Layout, PixelLimits, Pixels, SourceFormat};
+use super::{Header, Layout, PixelLimits, Pixels, SourceFormat, webp_frame};
 
 /// Decoded pixels and the part of them that is the image. A DCT-scaled decode rounds each side
 /// up to whole blocks: 2225 rows at 1/8 are 278.125 rows of image in 279 decoded. Resampling
@@ -50,8 +50,15 @@ pub fn decode(
 ) -> Result<Decoded, PipelineError> {
     match header.format {
         SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
+        SourceFormat::Webp => {
+            webp_frame::check(bytes)?;
+            Ok(Decoded {
+                pixels: decode_with_image(bytes, header, limits)?,
+                area: Region::WHOLE,
+            })
+        }
         _ => Ok(Decoded {
-            pixels: decode_with_image(bytes, header.format, limits)?,
+            pixels: decode_with_image(bytes, header, limits)?,
             area: Region::WHOLE,
         }),
     }
@@ -148,11 +155,12 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
 
 fn decode_with_image(
     bytes: &[u8],
-    format: SourceFormat,
+    header: &Header,
     limits: &PixelLimits,
 ) -> Result<Pixels, PipelineError> {
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
-    reader.limits(limits.decoder_limits());
+    let mut reader =
+        image::ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
+    reader.limits(limits.decoder_limits(header.width, header.height, bytes.len()));
     let image = reader.decode().map_err(classify)?;
     let (width, height) = (image.width(), image.height());
     // 16-bit, grey and palette images all come out as 8-bit RGB(A) here.

@@ -4,7 +4,8 @@
 //! step lives in its own module, and [`route`] decides once which path the pixels take.
 //!
 //! Modules, in the order an image meets them: `sniff` (format from the bytes) → `probe` (header,
-//! limits) → `decode` (pixels) or `planar` (Y'CbCr planes) → `fit` (geometry) → `resize` →
+//! limits) → `decode` (pixels; `webp_frame` checks an animated WebP first) or `planar` (Y'CbCr
+//! planes) → `fit` (geometry) → `resize` →
 //! `color` (to sRGB) → `orient` (EXIF orientation) → `encode` (with `webp`). Shared by all:
 //! `error`, `pixels`.
 
@@ -25,6 +26,7 @@ mod sniff;
 mod test_images;
 mod upload;
 mod webp;
+mod webp_frame;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -9,6 +9,23 @@ use image::metadata::Orientation;
 use super::SourceFormat;
 use super::error::{PipelineError, classify, corrupt};
 
+/// The largest ICC profile pixgate reads; a larger one is ignored, as if the file had none.
+/// Real profiles are small (sRGB 3 KiB, Display P3 0.5 KiB; the big LUT-based printer profiles
+/// stay well under 1 MiB), but PNG stores its profile deflated: without a cap a 2 MiB file
+/// inflated a 465 MiB profile on every read. Ignoring rather than refusing is what browsers and
+/// libpng (under sharp/libvips) do with a profile they will not read: the pixels are still good,
+/// and `color` already treats an unreadable profile as none.
+pub const MAX_ICC_BYTES: usize = 1 << 20;
+
+/// What a decoder may hold besides the pixels: the chunks or segments it buffers (PNG holds at
+/// most twice the largest chunk, and each text chunk, all within the file) and the profile.
+fn metadata_budget(file_len: usize) -> u64 {
+    (file_len as u64)
+        .saturating_mul(3)
+        .saturating_add(MAX_ICC_BYTES as u64)
+        .saturating_add(1 << 20)
+}
+
 /// Pixel limits, checked against the header's declared dimensions.
 #[derive(Debug, Clone, Copy)]
 pub struct PixelLimits {
@@ -17,13 +34,32 @@ pub struct PixelLimits {
 }
 
 impl PixelLimits {
-    /// Limits handed to the `image` decoders too, so a lying header cannot make them allocate
-    /// more than a legal image needs (RGBA at 16 bits per channel is the widest they produce).
-    pub fn decoder_limits(&self) -> image::Limits {
+    /// Limits for reading the header of a `file_len`-byte file: no pixel is decoded yet, so the
+    /// decoders may allocate only what the metadata needs. This is what bounds the PNG profile
+    /// bomb: the `png` crate inflates `iCCP` while reading the header, up to these limits.
+    pub fn header_limits(&self, file_len: usize) -> image::Limits {
+        self.with_alloc(metadata_budget(file_len))
+    }
+
+    /// Limits for decoding an image the header declared `width`×`height`: what its pixels need
+    /// (RGBA at 16 bits per channel is the widest the decoders produce), the metadata budget
+    /// and a little working room, so a lying header or a bomb in a chunk cannot make them
+    /// allocate more than this image needs. Never more than the largest legal image may use.
+    pub fn decoder_limits(&self, width: u32, height: u32, file_len: usize) -> image::Limits {
+        let pixels = (u64::from(width) * u64::from(height)).min(self.max_pixels);
+        let needed = pixels
+            .saturating_mul(8)
+            .saturating_add(metadata_budget(file_len))
+            .saturating_add(16 << 20);
+        let ceiling = self.max_pixels.saturating_mul(8).saturating_add(64 << 20);
+        self.with_alloc(needed.min(ceiling))
+    }
+
+    fn with_alloc(&self, max_alloc: u64) -> image::Limits {
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(self.max_side);
         limits.max_image_height = Some(self.max_side);
-        limits.max_alloc = Some(self.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+        limits.max_alloc = Some(max_alloc);
         limits
     }
 }
@@ -142,7 +178,8 @@ fn jpeg_exif(bytes: &[u8]) -> Option<&[u8]> {
         .find_map(|(_, segment)| segment.strip_prefix(b"Exif\0\0"))
 }
 
-/// The ICC profile, which JPEG splits over numbered `ICC_PROFILE` APP2 segments.
+/// The ICC profile, which JPEG splits over numbered `ICC_PROFILE` APP2 segments; `None` past
+/// [`MAX_ICC_BYTES`], checked before the pieces are joined.
 fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
     const APP2: u8 = 0xE2;
     let mut chunks: Vec<(u8, &[u8])> = jpeg_segments(bytes)
@@ -150,7 +187,8 @@ fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
         .filter_map(|(_, segment)| segment.strip_prefix(b"ICC_PROFILE\0"))
         .filter_map(|chunk| Some((*chunk.first()?, chunk.get(2..)?)))
         .collect();
-    if chunks.is_empty() {
+    let total: usize = chunks.iter().map(|(_, data)| data.len()).sum();
+    if chunks.is_empty() || total > MAX_ICC_BYTES {
         return None;
     }
     chunks.sort_by_key(|(sequence, _)| *sequence);
@@ -196,11 +234,15 @@ fn probe_with_image(
     limits: &PixelLimits,
 ) -> Result<Header, PipelineError> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format.image_format());
-    reader.limits(limits.decoder_limits());
+    reader.limits(limits.header_limits(bytes.len()));
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|icc| icc.len() <= MAX_ICC_BYTES);
     Ok(Header {
         format,
         width,
@@ -261,6 +303,58 @@ mod tests {
             check_limits(&header(0, 10), &LIMITS),
             Err(PipelineError::CorruptImage(_))
         ));
+    }
+
+    /// A real-sized profile is read, one over the cap is ignored, and reading the header of a
+    /// PNG whose profile inflates to 1 GiB (the decompression bomb) stops at the cap: before
+    /// the cap, the profile was inflated up to the decoder's 465 MiB allocation limit.
+    #[test]
+    fn png_profiles_over_the_cap_are_ignored_without_being_inflated() {
+        use crate::pipeline::test_images::png_with_icc_bomb;
+        let small = png_with_icc_bomb(4, 4, 4096);
+        let header = probe(&small, SourceFormat::Png, &LIMITS).unwrap();
+        assert_eq!(header.icc.map(|icc| icc.len()), Some(4096));
+
+        for icc_len in [MAX_ICC_BYTES as u64 + 1, 100 << 20, 1 << 30] {
+            let png = png_with_icc_bomb(4, 4, icc_len);
+            let header = probe(&png, SourceFormat::Png, &LIMITS).unwrap();
+            assert!(header.icc.is_none(), "a {icc_len}-byte profile was kept");
+            assert_eq!((header.width, header.height), (4, 4));
+        }
+    }
+
+    #[test]
+    fn decoders_may_allocate_what_the_image_needs_not_what_the_limit_allows() {
+        let budget = |limits: image::Limits| limits.max_alloc.unwrap();
+        let file = 2 << 20;
+        // A 2 MiB file's header: its chunks and a capped profile, a few MiB, not hundreds.
+        assert!(budget(LIMITS.header_limits(file)) <= 8 << 20);
+        // A small image from the same file: its pixels and that budget, nothing like 465 MiB.
+        assert!(budget(LIMITS.decoder_limits(100, 100, file)) <= 32 << 20);
+        // The largest legal image still has room for its widest pixels, under the old ceiling.
+        let largest = budget(LIMITS.decoder_limits(10_000, 5_000, file));
+        assert!((10_000 * 5_000 * 8..=LIMITS.max_pixels * 8 + (64 << 20)).contains(&largest));
+    }
+
+    #[test]
+    fn jpeg_profiles_over_the_cap_are_ignored() {
+        let mut jpeg = vec![0xFF, 0xD8];
+        // 20 APP2 pieces of 65,000 bytes: 1.24 MiB of profile.
+        for sequence in 1..=20u8 {
+            let data = vec![0u8; 65_000];
+            jpeg.extend_from_slice(&[0xFF, 0xE2]);
+            jpeg.extend_from_slice(&((2 + 12 + 2 + data.len()) as u16).to_be_bytes());
+            jpeg.extend_from_slice(b"ICC_PROFILE\0");
+            jpeg.extend_from_slice(&[sequence, 20]);
+            jpeg.extend_from_slice(&data);
+        }
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0, 2]);
+        assert_eq!(jpeg_icc(&jpeg), None);
+        // The first 16 pieces (1.04 MB, under 1 MiB) are a profile.
+        let cut = 2 + 16 * (4 + 12 + 2 + 65_000);
+        let mut smaller = jpeg[..cut].to_vec();
+        smaller.extend_from_slice(&[0xFF, 0xDA, 0, 2]);
+        assert_eq!(jpeg_icc(&smaller).map(|icc| icc.len()), Some(16 * 65_000));
     }
 
     #[test]

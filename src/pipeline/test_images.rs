@@ -59,3 +59,98 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
         .sum();
     sum as f64 / a.len() as f64
 }
+
+/// A `width`×`height` RGB PNG carrying an `iCCP` chunk whose profile inflates to `icc_len` zero
+/// bytes: the PNG colour-profile decompression bomb when `icc_len` is large.
+pub fn png_with_icc_bomb(width: u32, height: u32, icc_len: u64) -> Vec<u8> {
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(width, height, image::Rgb([200, 100, 50]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut data = b"bomb\0\0".to_vec(); // profile name, compression method 0 (zlib)
+    data.extend(zlib_zeros(icc_len));
+    // After the signature (8 bytes) and IHDR (25): where a profile must come.
+    let at = 8 + 25;
+    png.splice(at..at, png_chunk(b"iCCP", &data));
+    png
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(data);
+    let crc = crc32(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    chunk
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `len` zero bytes (`len` ≥ 1) as a zlib stream: one literal zero, then matches of 258 bytes
+/// at distance 1 in one fixed-Huffman block (13 bits per 258 bytes, about 160:1).
+fn zlib_zeros(len: u64) -> Vec<u8> {
+    let mut bits = BitWriter::default();
+    bits.put(1, 1); // BFINAL
+    bits.put(1, 2); // BTYPE = 01, fixed Huffman
+    bits.put_code(0x30, 8); // literal 0
+    let mut left = len - 1;
+    while left >= 258 {
+        bits.put_code(0b1100_0101, 8); // length symbol 285: 258 bytes
+        bits.put_code(0, 5); // distance symbol 0: distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        bits.put_code(0x30, 8);
+    }
+    bits.put_code(0, 7); // end of block
+    let mut stream = vec![0x78, 0x01];
+    stream.extend(bits.finish());
+    // Adler-32 of zeros: a stays 1, b grows by 1 a byte.
+    let adler = (((len % 65521) as u32) << 16) | 1;
+    stream.extend_from_slice(&adler.to_be_bytes());
+    stream
+}
+
+/// Deflate's bit order: values LSB first, Huffman codes MSB first.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    acc: u64,
+    count: u32,
+}
+
+impl BitWriter {
+    fn put(&mut self, value: u32, n: u32) {
+        self.acc |= u64::from(value) << self.count;
+        self.count += n;
+        while self.count >= 8 {
+            self.bytes.push(self.acc as u8);
+            self.acc >>= 8;
+            self.count -= 8;
+        }
+    }
+
+    fn put_code(&mut self, code: u32, n: u32) {
+        self.put(code.reverse_bits() >> (32 - n), n);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.count > 0 {
+            self.bytes.push(self.acc as u8);
+        }
+        self.bytes
+    }
+}

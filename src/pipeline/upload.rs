@@ -152,4 +152,20 @@ mod tests {
             "image area {exact}, whole buffer {stretched}"
         );
     }
+
+    /// Inputs on which the `pipeline` fuzz target found `image-webp` 0.2.4 panicking inside
+    /// `read_frame` (the first frame of an animated WebP): an index past a short `ALPH` chunk
+    /// (decoder.rs:858) and a chroma slice out of range (yuv.rs:147). A panic is a 500 under
+    /// `serve` and kills the instance under Lambda (`panic = "abort"`). Each must be refused as
+    /// a corrupt image instead (`webp_frame` checks the frame first).
+    #[test]
+    fn animated_webp_fuzz_findings_are_refused_without_a_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/findings/pipeline");
+        for name in ["webp-anmf-alpha-short", "webp-anmf-yuv-slice"] {
+            let input = std::fs::read(dir.join(name)).unwrap();
+            // The fuzz target's first byte is its control byte; the file follows.
+            let result = process(&input[1..], Preset::Image, &LIMITS);
+            assert!(result.is_err(), "{name}");
+        }
+    }
 }

@@ -275,7 +275,7 @@ pub fn negotiate(accept: Option<&str>) -> Format {
         accept.is_some_and(|header| {
             header.split(',').any(|range| {
                 let mut parts = range.split(';');
-                let media_type = parts.next().unwrap_or("").trim();
+                let media_type = trim(parts.next().unwrap_or(""));
                 media_type.eq_ignore_ascii_case(wanted) && quality_of(parts) > 0.0
             })
         })
@@ -289,16 +289,25 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     }
 }
 
-/// The `q` parameter of one media range; 1 when absent, 0 when unreadable.
-fn quality_of<'a>(params: impl Iterator<Item = &'a str>) -> f32 {
+/// The `q` parameter of one media range; 1 when absent, 0 when unreadable. Read as an f64, as
+/// the CloudFront Function's `parseFloat` reads it: an f32 would round `q=1e-50` down to 0 and
+/// the two would choose different formats (found by the `canonical_diff` fuzz target).
+fn quality_of<'a>(params: impl Iterator<Item = &'a str>) -> f64 {
     for param in params {
         if let Some((name, value)) = param.split_once('=')
-            && name.trim().eq_ignore_ascii_case("q")
+            && trim(name).eq_ignore_ascii_case("q")
         {
-            return value.trim().parse().unwrap_or(0.0);
+            return trim(value).parse().unwrap_or(0.0);
         }
     }
     1.0
+}
+
+/// Trims what JavaScript's `String.prototype.trim` trims, so that the CloudFront Function and
+/// the origin agree on every header: Unicode white space as Rust's `trim` has it, plus U+FEFF
+/// and minus U+0085, the two places where the languages' definitions differ.
+fn trim(text: &str) -> &str {
+    text.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{FEFF}')
 }
 
 #[cfg(test)]
@@ -356,6 +365,22 @@ mod tests {
         assert_eq!(resolve(Some("image/avif;q=0, image/webp")), "f=webp");
         assert_eq!(resolve(Some("image/*,*/*;q=0.8")), "f=jpeg");
         assert_eq!(resolve(None), "f=jpeg");
+    }
+
+    /// Disagreements with the CloudFront Function that the differential fuzz target showed:
+    /// a tiny but positive q, and the white space only one of the languages trims.
+    #[test]
+    fn accept_is_read_as_the_cloudfront_function_reads_it() {
+        let resolve = |accept| {
+            TransformQuery::parse("f=auto", Some(accept), 4096)
+                .unwrap()
+                .canonical()
+        };
+        assert_eq!(resolve("image/avif;q=1e-50"), "f=avif");
+        assert_eq!(resolve("image/avif;q=1e-400"), "f=jpeg");
+        assert_eq!(resolve("\u{FEFF}image/avif"), "f=avif");
+        assert_eq!(resolve("image/webp;\u{FEFF}q\u{FEFF}=\u{FEFF}0"), "f=jpeg");
+        assert_eq!(resolve("\u{85}image/avif"), "f=jpeg");
     }
 
     /// The vectors shared with the CloudFront Function (`cloudfront/canonicalize.test.js`).

@@ -1,0 +1,57 @@
+//! Sniff, probe, decode, resize, colour, orient and encode on arbitrary bytes: the whole upload
+//! pipeline (`pipeline::process`) under small pixel limits so each run is quick, then, for
+//! images that pass, a render to a small fixed box. The first byte picks the preset and the
+//! render's fit and format; the rest is the file. Any panic, hang or runaway allocation is a
+//! finding; refusals (`unsupported_format`, `corrupt_image`, `image_too_large`) are answers.
+
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use pixgate::pipeline::{self, Fit, OutputFormat, Preset, RenderSpec, TargetBox};
+use pixgate_fuzz::PIXEL_LIMITS;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&control, file)) = data.split_first() else {
+        return;
+    };
+    let preset = if control & 1 == 0 {
+        Preset::Profile
+    } else {
+        Preset::Image
+    };
+    let Ok(processed) = pipeline::process(file, preset, &PIXEL_LIMITS) else {
+        return;
+    };
+    assert!(processed.width >= 1 && processed.height >= 1);
+    assert!(!processed.bytes.is_empty());
+
+    let fit = match (control >> 1) & 3 {
+        0 => Fit::Cover,
+        1 => Fit::Contain,
+        2 => Fit::Fill,
+        _ => Fit::Inside,
+    };
+    // No AVIF: its encoder costs seconds a run and takes the same resized pixels as the others.
+    let format = match (control >> 3) & 3 {
+        0 => None,
+        1 => Some(OutputFormat::Jpeg),
+        2 => Some(OutputFormat::Png),
+        _ => Some(OutputFormat::Webp),
+    };
+    let spec = RenderSpec {
+        target: TargetBox {
+            width: Some(24),
+            height: Some(16),
+            fit,
+            enlarge: control & 0x20 != 0,
+        },
+        format,
+        quality: 75,
+        avif_speed: 10,
+    };
+    if let Ok(rendition) = pipeline::render(&Bytes::copy_from_slice(file), &spec, &PIXEL_LIMITS) {
+        assert!(rendition.width >= 1 && rendition.height >= 1);
+        assert!(rendition.width <= 24 && rendition.height <= 16 || !spec.target.enlarge);
+    }
+});
