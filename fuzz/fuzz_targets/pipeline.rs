@@ -8,8 +8,17 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use pixgate::pipeline::{self, Fit, OutputFormat, Preset, RenderSpec, TargetBox};
+use pixgate::pipeline::{
+    self, CancelFlag, Fit, OutputFormat, OutputLimits, Preset, RenderSpec, TargetBox,
+};
 use pixgate_fuzz::PIXEL_LIMITS;
+
+/// The server's defaults: nothing this target asks for comes near them.
+const OUTPUT_LIMITS: OutputLimits = OutputLimits {
+    max_side: 4096,
+    max_pixels: 4096 * 4096,
+    max_avif_pixels: 2048 * 2048,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, file)) = data.split_first() else {
@@ -49,8 +58,11 @@ fuzz_target!(|data: &[u8]| {
         format,
         quality: 75,
         avif_speed: 10,
+        auto_format: false,
     };
-    if let Ok(rendition) = pipeline::render(&Bytes::copy_from_slice(file), &spec, &PIXEL_LIMITS) {
+    let source = Bytes::copy_from_slice(file);
+    let never = CancelFlag::default();
+    if let Ok(rendition) = pipeline::render(&source, &spec, &PIXEL_LIMITS, &OUTPUT_LIMITS, &never) {
         assert!(rendition.width >= 1 && rendition.height >= 1);
         assert!(rendition.width <= 24 && rendition.height <= 16 || !spec.target.enlarge);
     }
