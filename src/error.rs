@@ -188,6 +188,15 @@ impl ApiError {
         }
     }
 
+    /// The JSON body alone, for an answer written below the router (the local server's refusal
+    /// of a connection over its cap). Serialising these plain structs cannot fail.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&ErrorBody {
+            error: self.detail(None),
+        })
+        .unwrap_or_default()
+    }
+
     /// The whole-request answer: this error's status with `{error: {code, message, index?}}`.
     pub fn response_for(&self, index: Option<usize>) -> Response {
         let body = Json(ErrorBody {

@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::config::{Config, HttpConfig};
-use crate::error::RETRY_AFTER_SECS;
+use crate::error::{ApiError, RETRY_AFTER_SECS};
 use crate::http::app;
 use crate::state::AppState;
 
@@ -70,6 +70,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let connections = Arc::new(Semaphore::new(max_connections));
+    let refusal = refusal();
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -91,7 +92,7 @@ pub async fn serve(
             },
         };
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, Arc::clone(&refusal)));
             continue;
         };
         let connection =
@@ -138,19 +139,26 @@ fn service(
     })
 }
 
-/// The answer to a connection over the cap, written without reading the request: the client
-/// learns the server is busy, instead of waiting in the kernel's backlog.
-async fn refuse(mut stream: TcpStream) {
-    const BODY: &str = r#"{"error":{"code":"overloaded","message":"the server has too many open connections; retry later"}}"#;
-    let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         retry-after: {RETRY_AFTER_SECS}\r\ncache-control: no-store\r\n\
-         access-control-allow-origin: *\r\nconnection: close\r\n\
-         content-length: {}\r\n\r\n{BODY}",
-        BODY.len()
+/// The answer to a connection over the cap, in full: the one error mapping's status and body,
+/// made once, since a flood of connections is exactly when it is sent most.
+fn refusal() -> Arc<[u8]> {
+    let error = ApiError::Overloaded("too many open connections");
+    let body = error.body_bytes();
+    let head = format!(
+        "HTTP/1.1 {}\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECS}\r\n\
+         cache-control: no-store\r\naccess-control-allow-origin: *\r\nconnection: close\r\n\
+         content-length: {}\r\n\r\n",
+        error.status(),
+        body.len()
     );
+    [head.as_bytes(), &body].concat().into()
+}
+
+/// Writes the refusal without reading the request: the client learns the server is busy,
+/// instead of waiting in the kernel's backlog.
+async fn refuse(mut stream: TcpStream, refusal: Arc<[u8]>) {
     let write = async {
-        stream.write_all(answer.as_bytes()).await?;
+        stream.write_all(&refusal).await?;
         stream.shutdown().await
     };
     let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, write).await;

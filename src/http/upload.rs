@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
+use headers::{ContentLength, HeaderMapExt};
 use serde::Serialize;
 
 use crate::error::{ApiError, ErrorDetail, Failures};
@@ -108,10 +109,10 @@ async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) ->
 /// (a longer body is refused when it gets there), else the largest body allowed.
 fn body_size_bound(headers: &HeaderMap, max_request_bytes: u64) -> u64 {
     headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok())
-        .map_or(max_request_bytes, |length| length.min(max_request_bytes))
+        .typed_get::<ContentLength>()
+        .map_or(max_request_bytes, |ContentLength(length)| {
+            length.min(max_request_bytes)
+        })
 }
 
 async fn store_file(

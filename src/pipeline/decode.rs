@@ -50,13 +50,6 @@ pub fn decode(
 ) -> Result<Decoded, PipelineError> {
     match header.format {
         SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
-        SourceFormat::Webp => {
-            webp_frame::check(bytes)?;
-            Ok(Decoded {
-                pixels: decode_with_image(bytes, header, limits)?,
-                area: Region::WHOLE,
-            })
-        }
         _ => Ok(Decoded {
             pixels: decode_with_image(bytes, header, limits)?,
             area: Region::WHOLE,
@@ -158,6 +151,10 @@ fn decode_with_image(
     header: &Header,
     limits: &PixelLimits,
 ) -> Result<Pixels, PipelineError> {
+    if header.format == SourceFormat::Webp {
+        // image-webp panics on some broken animated first frames; libwebp's checks first.
+        webp_frame::check(bytes)?;
+    }
     let mut reader =
         image::ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
     reader.limits(limits.decoder_limits(header.width, header.height, bytes.len()));

@@ -74,13 +74,9 @@ impl CancelFlag {
         self.0.store(true, Ordering::Relaxed);
     }
 
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
     /// `Err(Cancelled)` once cancelled: for `?` between steps.
     pub fn check(&self) -> Result<(), PipelineError> {
-        if self.is_cancelled() {
+        if self.0.load(Ordering::Relaxed) {
             Err(PipelineError::Cancelled)
         } else {
             Ok(())

@@ -73,6 +73,7 @@ impl FsStore {
     }
 }
 
+/// Whether sidecar bytes read back are a sidecar (an empty or cut-short one is rewritten).
 fn sidecar_is_valid(raw: &[u8]) -> bool {
     serde_json::from_slice::<Sidecar>(raw).is_ok()
 }
@@ -99,7 +100,6 @@ impl Store for FsStore {
             key,
             sidecar,
             bytes: object.bytes,
-            sidecar_is_valid,
         };
         // Dropping this future (a timeout, a client gone) does not stop the job: it still
         // publishes or removes its temp file.
@@ -120,15 +120,11 @@ impl Store for FsStore {
     }
 }
 
-/// The object at `key` and its sidecar's disposition; version and bytes from one open file, so
-/// they describe the same object.
+/// The object at `key` and its sidecar's disposition.
 fn read_object(root: &Path, key: &str) -> std::io::Result<Option<StoredObject>> {
-    use std::io::Read;
-    let Some((mut file, metadata)) = read::open_plain_file(root, Path::new(key))? else {
+    let Some((bytes, metadata)) = read::read_plain_file(root, Path::new(key))? else {
         return Ok(None);
     };
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
     Ok(Some(StoredObject {
         bytes: Bytes::from(bytes),
         content_type: content_type_of(key)
@@ -141,10 +137,7 @@ fn read_object(root: &Path, key: &str) -> std::io::Result<Option<StoredObject>> 
 
 /// The sidecar's content disposition; a missing or unreadable sidecar only loses the name.
 fn read_disposition(root: &Path, key: &str) -> Option<String> {
-    use std::io::Read;
-    let (mut file, _) = read::open_plain_file(root, &FsStore::sidecar_path(key)).ok()??;
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw).ok()?;
+    let (raw, _) = read::read_plain_file(root, &FsStore::sidecar_path(key)).ok()??;
     serde_json::from_slice::<Sidecar>(&raw)
         .ok()
         .and_then(|s| s.content_disposition)

@@ -9,14 +9,19 @@ use sha2::{Digest, Sha256};
 const HASH_HEX_LEN: usize = 32;
 
 pub fn content_key(prefix: &str, now: DateTime<Utc>, bytes: &[u8], extension: &str) -> String {
-    let digest = Sha256::digest(bytes);
-    let hash = hex::encode(&digest[..HASH_HEX_LEN / 2]);
+    let hash = content_hash(bytes);
     format!("{prefix}/{}/{hash}.{extension}", now.format("%Y/%m/%d"))
+}
+
+/// The hash a key holds for `bytes`: the first 128 bits of their SHA-256, in hex.
+fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    hex::encode(&digest[..HASH_HEX_LEN / 2])
 }
 
 /// The content hash `key` names (the `{hash}` of `…/{hash}.{ext}`), when it is shaped like one;
 /// keys not made by [`content_key`] name none.
-pub(super) fn named_hash(key: &str) -> Option<&str> {
+fn named_hash(key: &str) -> Option<&str> {
     let file = key.rsplit('/').next()?;
     let (stem, _) = file.split_once('.')?;
     let is_hash = stem.len() == HASH_HEX_LEN && stem.bytes().all(|b| b.is_ascii_hexdigit());
@@ -26,8 +31,7 @@ pub(super) fn named_hash(key: &str) -> Option<&str> {
 /// Whether `bytes` are the content `key` names: `None` when the key names no hash.
 pub fn names_content(key: &str, bytes: &[u8]) -> Option<bool> {
     let hash = named_hash(key)?;
-    let digest = Sha256::digest(bytes);
-    Some(hex::encode(&digest[..HASH_HEX_LEN / 2]).eq_ignore_ascii_case(hash))
+    Some(content_hash(bytes).eq_ignore_ascii_case(hash))
 }
 
 /// The content type of an image key, from its extension; `None` for anything else, which

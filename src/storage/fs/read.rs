@@ -4,7 +4,7 @@
 //! path through a file, a symlink) is simply not an object: a miss, not a storage failure.
 
 use std::fs::{File, Metadata};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path};
 
@@ -63,6 +63,17 @@ pub fn open_plain_file(root: &Path, relative: &Path) -> io::Result<Option<(File,
     };
     let metadata = file.metadata()?;
     Ok(metadata.is_file().then_some((file, metadata)))
+}
+
+/// The whole content of the plain file at `root/relative`, with its metadata (taken from the
+/// same open file, so both describe one file); `None` as for [`open_plain_file`].
+pub fn read_plain_file(root: &Path, relative: &Path) -> io::Result<Option<(Vec<u8>, Metadata)>> {
+    let Some((mut file, metadata)) = open_plain_file(root, relative)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(Some((bytes, metadata)))
 }
 
 /// The metadata of the plain file at `root/relative`, read without opening it; `None` as for

@@ -6,14 +6,15 @@
 //! mid-write drops its future, but the blocking thread still renames or removes its temp file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::read::open_plain_file;
+use super::read::read_plain_file;
+use super::sidecar_is_valid;
 use super::sweep::temp_name;
-use crate::storage::key::{named_hash, names_content};
+use crate::storage::key::names_content;
 
 /// One object to store, with everything the blocking thread needs.
 pub struct Job {
@@ -23,8 +24,6 @@ pub struct Job {
     pub sidecar_path: PathBuf,
     pub sidecar: Vec<u8>,
     pub bytes: bytes::Bytes,
-    /// Whether sidecar bytes read back are a valid sidecar.
-    pub sidecar_is_valid: fn(&[u8]) -> bool,
 }
 
 impl Job {
@@ -46,28 +45,18 @@ impl Job {
     /// Whether the file at the key is whole: the size of these bytes and, for a content key,
     /// the content its name says. A symlink or anything else than a plain file is not.
     fn holds_whole_object(&self, relative: &Path) -> io::Result<bool> {
-        let Some((mut file, metadata)) = open_plain_file(&self.root, relative)? else {
+        let Some((existing, _)) = read_plain_file(&self.root, relative)? else {
             return Ok(false);
         };
-        if metadata.len() != self.bytes.len() as u64 {
-            return Ok(false);
-        }
-        if named_hash(&self.key).is_none() {
-            // Not a content key (written by hand or by a test): the size is all there is.
-            return Ok(true);
-        }
-        let mut existing = Vec::with_capacity(self.bytes.len());
-        file.read_to_end(&mut existing)?;
-        Ok(names_content(&self.key, &existing) == Some(true))
+        // A key not made from content (written by hand or by a test) names no hash: the size
+        // is all there is to check.
+        Ok(existing.len() == self.bytes.len()
+            && names_content(&self.key, &existing).unwrap_or(true))
     }
 
     fn holds_valid_sidecar(&self) -> io::Result<bool> {
-        let Some((mut file, _)) = open_plain_file(&self.root, &self.sidecar_path)? else {
-            return Ok(false);
-        };
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)?;
-        Ok((self.sidecar_is_valid)(&raw))
+        let sidecar = read_plain_file(&self.root, &self.sidecar_path)?;
+        Ok(sidecar.is_some_and(|(raw, _)| sidecar_is_valid(&raw)))
     }
 
     /// Writes `bytes` at `root/relative` atomically and durably.
@@ -184,7 +173,6 @@ mod tests {
             key,
             sidecar: b"{}".to_vec(),
             bytes: bytes::Bytes::from_static(bytes),
-            sidecar_is_valid: |raw| raw == b"{}",
         }
     }
 
