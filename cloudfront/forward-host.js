@@ -1,4 +1,4 @@
-// CloudFront Function (runtime cloudfront-js-2.0, viewer request) for /upload.
+// CloudFront Function (runtime cloudfront-js-2.0, viewer request) for /upload and /direct/*.
 // The origin request policy sends the API's own domain as Host (API Gateway routes on it), so
 // the host the client used is passed on as x-forwarded-host: pixgate builds fileUrl from it
 // (PIXGATE_TRUST_FORWARDED_HOST). Any x-forwarded-host the client sent is overwritten, never
