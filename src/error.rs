@@ -14,8 +14,9 @@ use serde::{Serialize, Serializer};
 use crate::auth::{AuthError, retry_after_secs};
 use crate::pipeline::PipelineError;
 use crate::request::RequestError;
-use crate::service::ServiceError;
+use crate::service::{DirectError, ServiceError};
 use crate::storage::StoreError;
+use crate::storage::staging::{PutRefusal, StagingError};
 
 /// Declares [`ErrorCode`] from one table: variant, code on the wire, HTTP status.
 macro_rules! error_codes {
@@ -61,6 +62,15 @@ error_codes! {
     ImageTooLarge => "image_too_large", UNPROCESSABLE_ENTITY;
     CorruptImage => "corrupt_image", UNPROCESSABLE_ENTITY;
     NotFound => "not_found", NOT_FOUND;
+    InvalidBody => "invalid_body", BAD_REQUEST;
+    InvalidStagingKey => "invalid_staging_key", BAD_REQUEST;
+    UploadNotFound => "upload_not_found", NOT_FOUND;
+    InvalidParts => "invalid_parts", BAD_REQUEST;
+    PartLimitExceeded => "part_limit_exceeded", PAYLOAD_TOO_LARGE;
+    StagedTooLarge => "staged_too_large", PAYLOAD_TOO_LARGE;
+    UploadInProgress => "upload_in_progress", CONFLICT;
+    UrlExpired => "url_expired", FORBIDDEN;
+    UrlReused => "url_reused", FORBIDDEN;
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED;
     OriginNotAllowed => "origin_not_allowed", FORBIDDEN;
     Unauthorized => "unauthorized", UNAUTHORIZED;
@@ -123,6 +133,12 @@ impl From<ServiceError> for ApiError {
 impl From<Arc<ServiceError>> for ApiError {
     fn from(error: Arc<ServiceError>) -> Self {
         Self::Service(error)
+    }
+}
+
+impl From<StagingError> for ApiError {
+    fn from(error: StagingError) -> Self {
+        ServiceError::Staging(error).into()
     }
 }
 
@@ -193,14 +209,26 @@ impl ApiError {
     pub fn body_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(&ErrorBody {
             error: self.detail(None),
+            message: None,
         })
         .unwrap_or_default()
     }
 
     /// The whole-request answer: this error's status with `{error: {code, message, index?}}`.
     pub fn response_for(&self, index: Option<usize>) -> Response {
+        self.respond(index, None)
+    }
+
+    /// The answer of a direct upload call: the same, plus the message at the top level,
+    /// where Uppy's client reads it (it shows a 4xx's `message` to the user as it is).
+    pub fn response_for_uppy(&self) -> Response {
+        self.respond(None, Some(self.public_message()))
+    }
+
+    fn respond(&self, index: Option<usize>, top_message: Option<String>) -> Response {
         let body = Json(ErrorBody {
             error: self.detail(index),
+            message: top_message,
         });
         let mut response = (self.status(), body).into_response();
         self.add_headers(response.headers_mut());
@@ -254,6 +282,7 @@ fn request_code(error: &RequestError) -> ErrorCode {
         R::InvalidParam { .. } => ErrorCode::InvalidParam,
         R::SizeNotAllowed { .. } => ErrorCode::SizeNotAllowed,
         R::BadSignature => ErrorCode::BadSignature,
+        R::InvalidBody(_) => ErrorCode::InvalidBody,
     }
 }
 
@@ -269,10 +298,47 @@ fn service_code(error: &ServiceError) -> ErrorCode {
             P::Internal(_) | P::Cancelled => ErrorCode::InternalError,
         },
         ServiceError::Busy(_) => ErrorCode::Overloaded,
-        ServiceError::Store(StoreError::InvalidKey) | ServiceError::NotFound => ErrorCode::NotFound,
-        ServiceError::Store(StoreError::Full(_)) => ErrorCode::InsufficientStorage,
-        ServiceError::Store(_) => ErrorCode::StorageUnavailable,
+        ServiceError::NotFound => ErrorCode::NotFound,
+        ServiceError::Store(e) => store_code(e),
+        ServiceError::Staging(e) => staging_code(e),
+        ServiceError::Direct(e) => direct_code(e),
         ServiceError::Job(_) => ErrorCode::InternalError,
+    }
+}
+
+fn store_code(error: &StoreError) -> ErrorCode {
+    match error {
+        StoreError::InvalidKey => ErrorCode::NotFound,
+        StoreError::Full(_) => ErrorCode::InsufficientStorage,
+        StoreError::Io(_) | StoreError::S3(_) => ErrorCode::StorageUnavailable,
+    }
+}
+
+fn staging_code(error: &StagingError) -> ErrorCode {
+    match error {
+        StagingError::NoSuchUpload => ErrorCode::UploadNotFound,
+        StagingError::InvalidParts(_) => ErrorCode::InvalidParts,
+        StagingError::Store(e) => store_code(e),
+        StagingError::Put(refusal) => match refusal {
+            PutRefusal::BadSignature
+            | PutRefusal::WrongLength { .. }
+            | PutRefusal::WrongContentType { .. } => ErrorCode::BadSignature,
+            PutRefusal::Expired => ErrorCode::UrlExpired,
+            PutRefusal::Reused => ErrorCode::UrlReused,
+            PutRefusal::TooLarge { .. } => ErrorCode::PartLimitExceeded,
+            PutRefusal::BodyRead(_) => ErrorCode::InvalidBody,
+        },
+    }
+}
+
+fn direct_code(error: &DirectError) -> ErrorCode {
+    match error {
+        DirectError::ForeignKey => ErrorCode::InvalidStagingKey,
+        DirectError::UnknownUpload => ErrorCode::UploadNotFound,
+        DirectError::TooLarge { .. } => ErrorCode::FileTooLarge,
+        DirectError::PartOutOfRange { .. } => ErrorCode::PartLimitExceeded,
+        DirectError::StagedTooLarge { .. } => ErrorCode::StagedTooLarge,
+        DirectError::InProgress => ErrorCode::UploadInProgress,
     }
 }
 
@@ -306,6 +372,9 @@ pub struct ErrorDetail {
 #[derive(Debug, Serialize)]
 struct ErrorBody {
     error: ErrorDetail,
+    /// The message again, for clients that read it there (Uppy, on `/direct` routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 /// One failure as the log records it.

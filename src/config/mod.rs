@@ -4,6 +4,7 @@
 //! `Config` means holding a valid one, and nothing downstream re-parses a string.
 
 mod auth;
+mod direct;
 mod groups;
 mod values;
 
@@ -12,6 +13,7 @@ use std::ffi::OsString;
 use clap::{Args, Parser};
 
 pub use auth::{AuthArgs, AuthConfig};
+pub use direct::{DirectArgs, DirectConfig};
 pub use groups::{HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig};
 pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
@@ -34,6 +36,8 @@ pub struct ConfigArgs {
     pub transform: TransformConfig,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub direct: DirectArgs,
 }
 
 /// A configuration that can work: every value parsed, every rule between values checked.
@@ -45,6 +49,7 @@ pub struct Config {
     upload: UploadConfig,
     transform: TransformConfig,
     auth: AuthConfig,
+    direct: DirectConfig,
 }
 
 /// Why pixgate cannot start with the configuration it was given.
@@ -76,6 +81,7 @@ impl TryFrom<ConfigArgs> for Config {
             upload,
             mut transform,
             auth,
+            direct,
         } = args;
         if limits.max_request_bytes < limits.max_file_bytes {
             return Err(conflict(
@@ -99,7 +105,9 @@ impl TryFrom<ConfigArgs> for Config {
         transform.prefixes.get_or_insert_with(|| {
             vec![upload.profile_prefix.clone(), upload.image_prefix.clone()]
         });
+        let direct = direct.check(&limits, &upload, &transform)?;
         Ok(Self {
+            direct,
             storage: backend(storage)?,
             http,
             limits,
@@ -194,6 +202,10 @@ impl Config {
 
     pub fn transform(&self) -> &TransformConfig {
         &self.transform
+    }
+
+    pub fn direct(&self) -> &DirectConfig {
+        &self.direct
     }
 }
 

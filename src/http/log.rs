@@ -80,7 +80,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(FsStore::new(dir.path(), "local", "http://127.0.0.1/files"));
         let config = Config::from_args(["--allowed-origins", "https://chat.example"]).unwrap();
-        let app = crate::http::app(AppState::new(config, store));
+        let app = crate::http::app(AppState::with_disk_staging(config, store, dir.path()));
         let status = app.oneshot(request).await.unwrap().status();
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let lines = text

@@ -5,10 +5,12 @@
 
 pub mod auth;
 pub mod cors;
+pub mod direct;
 pub mod files;
 pub mod head_limits;
 mod log;
 mod router;
+pub mod staging;
 pub mod transform;
 pub mod upload;
 

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, cors, files, head_limits, log, method_not_allowed, not_found, time_limit, transform,
-    upload,
+    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, staging,
+    time_limit, transform, upload,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,6 +26,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads(&state))
         .route("/files/{*key}", get(files::serve))
         .route("/img/{*key}", get(transform::transform))
+        .route("/staging/{*key}", put(staging::put))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -44,11 +45,32 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// The routes that write to the store, behind the token and rate-limit gate when one is
+/// The routes that write to the store (uploads, and the direct upload protocol), behind the token and rate-limit gate when one is
 /// configured (a route layer: it runs only once routing chose one of these routes, so
 /// preflights and 405s stay open). Routes that write belong here.
 fn uploads(state: &AppState) -> Router<AppState> {
-    let routes = Router::new().route("/upload", post(upload::upload));
+    const MULTIPART: &str = "/direct/{type}/s3/multipart";
+    let routes = Router::new()
+        .route("/upload", post(upload::upload))
+        .route("/direct/{type}/s3/params", get(direct::params))
+        .route(MULTIPART, post(direct::create))
+        .route(
+            &format!("{MULTIPART}/{{upload_id}}"),
+            get(direct::list_parts).delete(direct::abort),
+        )
+        .route(
+            &format!("{MULTIPART}/{{upload_id}}/batch"),
+            get(direct::sign_batch),
+        )
+        .route(
+            &format!("{MULTIPART}/{{upload_id}}/complete"),
+            post(direct::complete_multipart),
+        )
+        .route(
+            &format!("{MULTIPART}/{{upload_id}}/{{part}}"),
+            get(direct::sign_part),
+        )
+        .route("/direct/{type}/complete", post(direct::complete_single));
     match &state.gate {
         Some(gate) => routes.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard)),
         None => routes,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{ApiError, ErrorDetail, Failures};
 use crate::request::{FilePart, RequestError, UploadKind, discard_body, read_upload_form};
+use crate::service::StoredImage;
 use crate::state::AppState;
 
 /// One stored file, in the shape the chat clients parse.
@@ -58,8 +59,11 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = handle(&state, &uri, &headers, body).await;
-    // An upload answer describes one request's outcome: no cache may keep or replay it.
+    no_store(handle(&state, &uri, &headers, body).await)
+}
+
+/// An upload answer describes one request's outcome: no cache may keep or replay it.
+pub(super) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -126,15 +130,18 @@ async fn store_file(
     let prefix = state.config.upload().prefix(kind).as_str();
     let stored = state
         .uploads
-        .store(
-            bytes,
-            kind.preset(),
-            prefix,
-            now,
-            part.original_name.clone(),
-        )
+        .store(bytes, kind.preset(), prefix, now, part.original_name)
         .await?;
-    Ok(StoredFile {
+    Ok(stored_file(state, base_url, stored))
+}
+
+/// A stored image in the answer's shape, its `fileUrl` on `base_url` when there is one.
+pub(super) fn stored_file(
+    state: &AppState,
+    base_url: Option<&str>,
+    stored: StoredImage,
+) -> StoredFile {
+    StoredFile {
         bucket: state.store.bucket().to_owned(),
         file_url: match base_url {
             Some(base) => format!("{base}/{}", stored.key),
@@ -145,14 +152,14 @@ async fn store_file(
         size: stored.size,
         width: stored.width,
         height: stored.height,
-        original_name: part.original_name,
-    })
+        original_name: stored.original_name,
+    }
 }
 
 /// The base of `fileUrl` for this request: `https://{X-Forwarded-Host}` when trusted and
 /// present (behind CloudFront, whose domain the upload function cannot be told at deploy
 /// time), else the configured public base URL.
-fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(super) fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let upload = state.config.upload();
     let forwarded = upload
         .trust_forwarded_host
@@ -172,7 +179,7 @@ fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
 }
 
 /// A host name with an optional port: nothing that could change the URL's shape.
-fn is_host(value: &str) -> bool {
+pub(super) fn is_host(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 253
         && value

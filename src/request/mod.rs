@@ -2,6 +2,7 @@
 //! [`TransformQuery`]) before any image work starts, so nothing downstream touches raw strings
 //! or bodies.
 
+pub mod direct;
 mod filename;
 pub mod signature;
 mod transform_query;
@@ -41,4 +42,6 @@ pub enum RequestError {
     SizeNotAllowed { width: u32, height: u32 },
     #[error("the URL signature `s` is missing or wrong")]
     BadSignature,
+    #[error("the JSON body is not valid: {0}")]
+    InvalidBody(String),
 }

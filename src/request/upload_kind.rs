@@ -27,6 +27,22 @@ impl UploadKind {
         Ok(kind)
     }
 
+    /// The `{type}` path segment of the direct upload routes.
+    pub fn from_segment(segment: &str) -> Result<Self, RequestError> {
+        match segment {
+            "profile" => Ok(Self::Profile),
+            "image" => Ok(Self::Image),
+            _ => Err(RequestError::InvalidType),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Profile => "profile",
+            Self::Image => "image",
+        }
+    }
+
     pub fn preset(self) -> Preset {
         match self {
             Self::Profile => Preset::Profile,

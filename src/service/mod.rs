@@ -2,11 +2,13 @@
 //! with no HTTP in sight. The HTTP edge parses a request, calls one of these, and turns the
 //! outcome (or a [`ServiceError`]) into an answer.
 
+mod direct;
 mod memory;
 mod render;
 mod upload;
 mod workers;
 
+pub use direct::{DirectError, DirectSettings, DirectUploads, Destination, MIN_PART_BYTES};
 pub use memory::{MemoryShare, UploadMemory};
 pub use render::{RenderCapacity, RenderedObject, Renders};
 pub use upload::{StoredImage, Uploads};
@@ -14,6 +16,7 @@ pub use workers::{WorkerSlot, Workers};
 
 use crate::pipeline::PipelineError;
 use crate::storage::StoreError;
+use crate::storage::staging::StagingError;
 
 /// Why a use case failed, with its cause kept for the log.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,10 @@ pub enum ServiceError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Staging(#[from] StagingError),
+    #[error(transparent)]
+    Direct(#[from] DirectError),
     // Worded as the HTTP edge words every 404, so answers do not depend on who noticed.
     #[error("no such resource")]
     NotFound,

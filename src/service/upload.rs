@@ -23,6 +23,8 @@ pub struct StoredImage {
     pub size: usize,
     pub width: u32,
     pub height: u32,
+    /// The client's file name, as it was given to [`Uploads::store`].
+    pub original_name: Option<String>,
 }
 
 impl Uploads {
@@ -56,6 +58,7 @@ impl Uploads {
             size: image.bytes.len(),
             width: image.width,
             height: image.height,
+            original_name: original_name.clone(),
         };
         self.store
             .put(NewObject {

@@ -6,6 +6,7 @@
 //! key can reach.
 
 mod read;
+mod staging;
 mod sweep;
 mod write;
 
@@ -19,6 +20,7 @@ use super::{
     NewObject, Store, StoreError, StoredObject, content_disposition, content_type_of, is_safe_key,
 };
 
+pub use staging::{FsStaging, Grant};
 pub use sweep::start as start_sweeping;
 
 const META_DIR: &str = ".meta";

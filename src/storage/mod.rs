@@ -4,6 +4,7 @@
 mod fs;
 mod key;
 mod s3;
+pub mod staging;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use fs::FsStore;
+pub use fs::{FsStaging, FsStore, Grant};
+pub use staging::{SharedStaging, random_hex};
 pub use key::{content_key, content_type_of, is_safe_key};
 pub use s3::S3Store;
 
@@ -138,19 +140,67 @@ pub enum Backend {
     },
 }
 
-/// Opens `backend`. `files_url` is where this server serves disk objects back
-/// (`http://{addr}/files`), the base of their `fileUrl` when no public base URL is set. A disk
-/// backend also gets its sweep of stale temp files, now and every few minutes.
-pub async fn open(backend: &Backend, files_url: String) -> SharedStore {
+/// The staging area of the backend, for direct uploads; on disk, also as the disk staging
+/// itself, whose signed PUTs the local server answers.
+#[derive(Clone)]
+pub struct StagingArea {
+    pub shared: SharedStaging,
+    pub disk: Option<Arc<FsStaging>>,
+}
+
+impl StagingArea {
+    pub fn on_disk(staging: Arc<FsStaging>) -> Self {
+        Self {
+            shared: Arc::clone(&staging) as SharedStaging,
+            disk: Some(staging),
+        }
+    }
+
+    pub fn remote(staging: SharedStaging) -> Self {
+        Self {
+            shared: staging,
+            disk: None,
+        }
+    }
+}
+
+/// How the disk staging area signs and bounds what it takes, and when it is swept.
+#[derive(Debug, Clone, Copy)]
+pub struct StagingSettings<'a> {
+    pub secret: &'a [u8],
+    pub max_bytes: u64,
+    /// The staging prefix, swept for uploads untouched for `ttl`.
+    pub incoming: &'a str,
+    pub ttl: std::time::Duration,
+}
+
+/// Opens `backend` and its staging area. `files_url` is where this server serves disk objects
+/// back (`http://{addr}/files`), the base of their `fileUrl` when no public base URL is set. A
+/// disk backend also gets its sweeps: stale temp files and stale staged uploads, now and every
+/// few minutes.
+pub async fn open(
+    backend: &Backend,
+    files_url: String,
+    staging: StagingSettings<'_>,
+) -> (SharedStore, StagingArea) {
     match backend {
         Backend::Disk { root, bucket } => {
             fs::start_sweeping(root.clone());
-            Arc::new(FsStore::new(root, bucket.clone(), files_url))
+            let disk = Arc::new(FsStaging::new(root, staging.secret, staging.max_bytes));
+            disk.start_sweeping(staging.incoming.to_owned(), staging.ttl);
+            (
+                Arc::new(FsStore::new(root, bucket.clone(), files_url)),
+                StagingArea::on_disk(disk),
+            )
         }
         Backend::S3 {
             bucket,
             force_path_style,
-        } => Arc::new(S3Store::from_env(bucket, *force_path_style).await),
+        } => {
+            let store = S3Store::from_env(bucket, *force_path_style).await;
+            let staging = Arc::new(store.clone()) as SharedStaging;
+            (Arc::new(store), StagingArea::remote(staging))
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! conditional (`If-None-Match: *`), so a whole object is never replaced; one found at the key
 //! with another length is.
 
+mod staging;
+
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

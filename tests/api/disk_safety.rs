@@ -127,7 +127,9 @@ async fn opening_the_disk_store_sweeps_stale_temp_files_and_nothing_else() {
         root: root.path().to_owned(),
         bucket: "local".into(),
     };
-    let _store = storage::open(&backend, "http://127.0.0.1/files".into()).await;
+    let config = pixgate::Config::from_args::<_, &str>([]).unwrap();
+    let settings = pixgate::state::staging_settings(&config);
+    let _store = storage::open(&backend, "http://127.0.0.1/files".into(), settings).await;
     // The sweep runs beside the server's start, not before it.
     let deadline = Instant::now() + Duration::from_secs(10);
     while stale.iter().any(|p| p.exists()) && Instant::now() < deadline {

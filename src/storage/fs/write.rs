@@ -75,7 +75,7 @@ impl Job {
 
 /// Creates `root/relative` and any missing directory on the way, each made durable in its
 /// parent, refusing to go through a symlink (writes stay under the root as reads do).
-fn create_dirs(root: &Path, relative: &Path) -> io::Result<PathBuf> {
+pub(super) fn create_dirs(root: &Path, relative: &Path) -> io::Result<PathBuf> {
     std::fs::create_dir_all(root)?;
     let mut dir = root.to_path_buf();
     for component in relative.components() {
@@ -109,20 +109,20 @@ fn not_a_directory(path: &Path) -> io::Error {
 }
 
 /// Makes the entries of `dir` (a rename, a new file or directory) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 /// A temp file that is removed unless it was published: whatever step fails, and however the
 /// request ended, none is left behind (short of the process dying; the sweep handles that).
-struct TempFile {
+pub(super) struct TempFile {
     path: PathBuf,
-    file: File,
+    pub(super) file: File,
     published: bool,
 }
 
 impl TempFile {
-    fn create(dir: &Path, name: &str) -> io::Result<Self> {
+    pub(super) fn create(dir: &Path, name: &str) -> io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let path = dir.join(temp_name(name, COUNTER.fetch_add(1, Ordering::Relaxed)));
         let file = OpenOptions::new()
@@ -138,13 +138,13 @@ impl TempFile {
     }
 
     /// Writes all of `bytes` and syncs them: an error here (ENOSPC, EIO) is the write's.
-    fn fill(&self, bytes: &[u8]) -> io::Result<()> {
+    pub(super) fn fill(&self, bytes: &[u8]) -> io::Result<()> {
         let mut file = &self.file;
         file.write_all(bytes)?;
         self.file.sync_all()
     }
 
-    fn publish(mut self, destination: &Path) -> io::Result<()> {
+    pub(super) fn publish(mut self, destination: &Path) -> io::Result<()> {
         std::fs::rename(&self.path, destination)?;
         self.published = true;
         Ok(())

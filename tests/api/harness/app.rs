@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use bytes::Bytes;
-use pixgate::storage::{FsStore, NewObject, SharedStore, Store};
+use pixgate::storage::{FsStaging, FsStore, NewObject, SharedStore, StagingArea, Store};
 use pixgate::{AppState, Config};
 use tower::ServiceExt;
 
@@ -51,6 +51,8 @@ pub struct TestApp {
     state: AppState,
     store: Arc<RecordingStore>,
     backing: Backing,
+    /// Where a disk staging area keeps direct uploads (none on S3, whose bucket does).
+    _staging_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -63,20 +65,41 @@ impl TestApp {
     pub fn with_config(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = FsStore::new(dir.path(), "local", "http://127.0.0.1:3000/files");
+        let settings = pixgate::state::staging_settings(&config);
+        let staging = FsStaging::new(dir.path(), settings.secret, settings.max_bytes);
         Self {
             backing: Backing::Disk(dir),
-            ..Self::with_store(config, Arc::new(store))
+            ..Self::with_staging(
+                config,
+                Arc::new(store),
+                StagingArea::on_disk(Arc::new(staging)),
+            )
         }
     }
 
-    /// On a store the test keeps alive. The one place the app state is built.
+    /// On a store the test keeps alive, direct uploads staged on a fresh temporary directory.
     pub fn with_store(config: Config, store: SharedStore) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(RecordingStore::new(store));
-        let state = AppState::new(config, Arc::clone(&store) as SharedStore);
+        let state =
+            AppState::with_disk_staging(config, Arc::clone(&store) as SharedStore, dir.path());
         Self {
             state,
             store,
             backing: Backing::Given,
+            _staging_dir: Some(dir),
+        }
+    }
+
+    /// The one place the app state is built over a given staging area.
+    fn with_staging(config: Config, store: SharedStore, staging: StagingArea) -> Self {
+        let store = Arc::new(RecordingStore::new(store));
+        let state = AppState::new(config, Arc::clone(&store) as SharedStore, staging);
+        Self {
+            state,
+            store,
+            backing: Backing::Given,
+            _staging_dir: None,
         }
     }
 
@@ -93,9 +116,10 @@ impl TestApp {
     pub async fn on_s3(config: Config, secret: &str) -> Self {
         let server = S3Server::start().await;
         let store = server.store(secret);
+        let staging = StagingArea::remote(Arc::new(store.clone()));
         Self {
             backing: Backing::S3(server),
-            ..Self::with_store(config, Arc::new(store))
+            ..Self::with_staging(config, Arc::new(store), staging)
         }
     }
 
