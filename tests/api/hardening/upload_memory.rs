@@ -20,6 +20,8 @@ async fn uploads_past_the_memory_budget_are_refused_until_it_comes_back() {
         mib,
         "--upload-memory-bytes",
         mib,
+        "--direct-max-bytes",
+        mib,
     ]));
     // A body of unknown length takes the largest share: the whole budget here. It stalls.
     let (sender, chunks) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
