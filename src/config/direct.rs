@@ -90,7 +90,11 @@ impl DirectArgs {
         }
         let (signing_key, key_generated) = match self.direct_signing_key {
             Some(key) => (key, false),
-            None => (SigningKey::parse(&random_hex(32)).map_err(|e| conflict("PIXGATE_DIRECT_SIGNING_KEY", e))?, true),
+            None => (
+                SigningKey::parse(&random_hex(32))
+                    .map_err(|e| conflict("PIXGATE_DIRECT_SIGNING_KEY", e))?,
+                true,
+            ),
         };
         Ok(DirectConfig {
             incoming_prefix: self.incoming_prefix,
@@ -127,9 +131,17 @@ mod tests {
     #[test]
     fn the_incoming_prefix_may_not_overlap_a_served_one() {
         for prefix in ["images", "images/in", "profile", "a"] {
-            let args = ["--incoming-prefix", prefix, "--transform-prefixes", "a/b,images"];
+            let args = [
+                "--incoming-prefix",
+                prefix,
+                "--transform-prefixes",
+                "a/b,images",
+            ];
             let error = parse(&args).unwrap_err();
-            assert!(error.contains("PIXGATE_INCOMING_PREFIX"), "{prefix}: {error}");
+            assert!(
+                error.contains("PIXGATE_INCOMING_PREFIX"),
+                "{prefix}: {error}"
+            );
         }
         assert!(parse(&["--incoming-prefix", "staging/in"]).is_ok());
     }

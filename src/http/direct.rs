@@ -136,11 +136,8 @@ pub async fn sign_batch(
                 &origin(&state, &headers),
             )
             .await?;
-        let presigned: BTreeMap<String, String> = numbers
-            .iter()
-            .map(u32::to_string)
-            .zip(urls)
-            .collect();
+        let presigned: BTreeMap<String, String> =
+            numbers.iter().map(u32::to_string).zip(urls).collect();
         Ok(Json(json!({ "presignedUrls": presigned })))
     })
     .await
@@ -267,9 +264,7 @@ fn completed(state: &AppState, headers: &HeaderMap, stored: StoredImage) -> Json
 }
 
 /// Runs a handler's body and makes its outcome the answer, never cached.
-async fn answer<T: IntoResponse>(
-    handler: impl Future<Output = Result<T, ApiError>>,
-) -> Response {
+async fn answer<T: IntoResponse>(handler: impl Future<Output = Result<T, ApiError>>) -> Response {
     no_store(match handler.await {
         Ok(ok) => ok.into_response(),
         Err(error) => error.response_for_uppy(),
@@ -308,10 +303,12 @@ fn public_forwarded(state: &AppState, headers: &HeaderMap) -> Option<String> {
 }
 
 async fn read_json_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
-        RequestError::PayloadTooLarge {
-            max: MAX_JSON_BODY as u64,
-        }
-        .into()
-    })
+    axum::body::to_bytes(body, MAX_JSON_BODY)
+        .await
+        .map_err(|_| {
+            RequestError::PayloadTooLarge {
+                max: MAX_JSON_BODY as u64,
+            }
+            .into()
+        })
 }

@@ -24,7 +24,10 @@ impl SinglePutRequest {
     pub fn from_query(query: Option<&str>) -> Result<Self, RequestError> {
         let fields = QueryFields::parse(query);
         let size = fields.single("size")?.ok_or_else(|| {
-            invalid("size", "is required: the URL is signed for the file's exact length")
+            invalid(
+                "size",
+                "is required: the URL is signed for the file's exact length",
+            )
         })?;
         Ok(Self {
             original_name: fields.single("filename")?.and_then(|n| original_name(&n)),
@@ -58,7 +61,10 @@ struct CreateBody {
 impl CreateRequest {
     pub fn from_body(body: &[u8]) -> Result<Self, RequestError> {
         let body: CreateBody = json(body)?;
-        let metadata_size = body.metadata.get("size").and_then(serde_json::Value::as_u64);
+        let metadata_size = body
+            .metadata
+            .get("size")
+            .and_then(serde_json::Value::as_u64);
         Ok(Self {
             original_name: body.filename.as_deref().and_then(original_name),
             content_type: content_type(body.content_type.as_deref())?,
@@ -127,9 +133,17 @@ pub fn part_numbers(query: Option<&str>, max: u32) -> Result<Vec<u32>, RequestEr
         .split(',')
         .map(|n| part_number(n.trim()))
         .collect::<Result<Vec<u32>, _>>()
-        .map_err(|_| invalid("partNumbers", "must be a comma-separated list of part numbers"))?;
+        .map_err(|_| {
+            invalid(
+                "partNumbers",
+                "must be a comma-separated list of part numbers",
+            )
+        })?;
     if numbers.len() > max as usize {
-        return Err(invalid("partNumbers", &format!("may list at most {max} parts")));
+        return Err(invalid(
+            "partNumbers",
+            &format!("may list at most {max} parts"),
+        ));
     }
     Ok(numbers)
 }
@@ -162,8 +176,8 @@ fn content_type(raw: Option<&str>) -> Result<String, RequestError> {
     if raw.is_empty() {
         return Ok(DEFAULT_CONTENT_TYPE.to_owned());
     }
-    let plain = raw.len() <= MAX_CONTENT_TYPE
-        && raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    let plain =
+        raw.len() <= MAX_CONTENT_TYPE && raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
     if !plain {
         return Err(invalid("type", "must be a plain MIME type like image/jpeg"));
     }
@@ -199,9 +213,13 @@ mod tests {
         assert_eq!(put.content_type, "image/jpeg");
         assert_eq!(put.size, 1234);
         let missing = SinglePutRequest::from_query(Some("filename=a.jpg&type=image/jpeg"));
-        assert!(matches!(missing, Err(RequestError::InvalidParam { ref param, .. }) if param == "size"));
+        assert!(
+            matches!(missing, Err(RequestError::InvalidParam { ref param, .. }) if param == "size")
+        );
         let bad_type = SinglePutRequest::from_query(Some("type=image/jpeg%0D%0Ax:1&size=1"));
-        assert!(matches!(bad_type, Err(RequestError::InvalidParam { ref param, .. }) if param == "type"));
+        assert!(
+            matches!(bad_type, Err(RequestError::InvalidParam { ref param, .. }) if param == "type")
+        );
         let untyped = SinglePutRequest::from_query(Some("size=5")).unwrap();
         assert_eq!(untyped.content_type, DEFAULT_CONTENT_TYPE);
     }
@@ -229,16 +247,24 @@ mod tests {
             vec![(1, "a".to_owned()), (2, "\"b\"".to_owned())]
         );
         assert!(CompleteRequest::from_body(br#"{"parts":[]}"#).is_err());
-        assert!(CompleteRequest::from_body(br#"{"parts":[{"PartNumber":-1,"ETag":"a"}]}"#).is_err());
+        assert!(
+            CompleteRequest::from_body(br#"{"parts":[{"PartNumber":-1,"ETag":"a"}]}"#).is_err()
+        );
     }
 
     #[test]
     fn part_numbers_are_a_bounded_list() {
-        assert_eq!(part_numbers(Some("partNumbers=1,2,3"), 13).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            part_numbers(Some("partNumbers=1,2,3"), 13).unwrap(),
+            vec![1, 2, 3]
+        );
         assert!(part_numbers(Some("partNumbers=1,x"), 13).is_err());
         assert!(part_numbers(Some("partNumbers=1,2,3"), 2).is_err());
         assert!(part_numbers(None, 13).is_err());
-        assert_eq!(staging_key(Some("key=incoming%2Fabc")).unwrap(), "incoming/abc");
+        assert_eq!(
+            staging_key(Some("key=incoming%2Fabc")).unwrap(),
+            "incoming/abc"
+        );
         assert!(staging_key(Some("key=")).is_err());
         assert!(staging_key(Some("key=a&key=b")).is_err());
     }

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use super::{ServiceError, StoredImage, UploadMemory, Uploads};
 use crate::pipeline::{PipelineError, Preset};
-use crate::storage::staging::{PartInfo, SignedPut, SinglePut, Signing, StagingError};
+use crate::storage::staging::{PartInfo, SignedPut, Signing, SinglePut, StagingError};
 use crate::storage::{SharedStaging, random_hex};
 
 /// S3's smallest part (but the last): the part count a size limit allows follows from it.
@@ -56,8 +56,14 @@ pub enum DirectError {
     UnknownUpload,
     #[error("the file is {size} bytes; direct uploads take at most {max}")]
     TooLarge { size: u64, max: u64 },
-    #[error("part number {number} is out of range: 1 to {max} (parts of at least 5 MiB, {max_bytes} bytes in all)")]
-    PartOutOfRange { number: u32, max: u32, max_bytes: u64 },
+    #[error(
+        "part number {number} is out of range: 1 to {max} (parts of at least 5 MiB, {max_bytes} bytes in all)"
+    )]
+    PartOutOfRange {
+        number: u32,
+        max: u32,
+        max_bytes: u64,
+    },
     #[error("the staged object is {size} bytes, over the {max} allowed; it was deleted")]
     StagedTooLarge { size: u64, max: u64 },
     #[error("this upload is being completed by another request")]
@@ -108,7 +114,10 @@ impl DirectUploads {
     ) -> Result<(String, SignedPut), ServiceError> {
         self.check_size(put.length)?;
         let key = self.issue_key(to.tag);
-        let signed = self.staging.sign_put(&key, &put, self.signing(origin)).await?;
+        let signed = self
+            .staging
+            .sign_put(&key, &put, self.signing(origin))
+            .await?;
         Ok((key, signed))
     }
 
@@ -242,7 +251,13 @@ impl DirectUploads {
         }
         let result = self
             .uploads
-            .store(staged.bytes, to.preset, to.prefix, now, staged.original_name)
+            .store(
+                staged.bytes,
+                to.preset,
+                to.prefix,
+                now,
+                staged.original_name,
+            )
             .await;
         if result.is_ok() || matches!(result, Err(ServiceError::Pipeline(ref e)) if is_refusal(e)) {
             self.staging.remove(key).await?;
@@ -290,7 +305,10 @@ impl DirectUploads {
             .strip_prefix(self.settings.incoming.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
             .filter(|id| id.len() == 2 * ID_HEX)
-            .filter(|id| id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            .filter(|id| {
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
             .ok_or(DirectError::ForeignKey)?;
         let (random, mac) = id.split_at(ID_HEX);
         let mac = hex::decode(mac).map_err(|_| DirectError::ForeignKey)?;
@@ -316,7 +334,10 @@ impl DirectUploads {
     }
 
     fn start_completing(&self, key: &str) -> Result<Completing<'_>, DirectError> {
-        let mut completing = self.completing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut completing = self
+            .completing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if !completing.insert(key.to_owned()) {
             return Err(DirectError::InProgress);
         }

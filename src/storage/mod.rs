@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use fs::{FsStaging, FsStore, Grant};
-pub use staging::{SharedStaging, random_hex};
 pub use key::{content_key, content_type_of, is_safe_key};
 pub use s3::S3Store;
+pub use staging::{SharedStaging, random_hex};
 
 /// An object to write.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ mod config;
 mod corpus_images;
 mod corpus_multipart;
 mod cors;
+mod direct;
 mod disk_full;
 mod disk_safety;
 mod files;

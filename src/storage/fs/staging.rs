@@ -25,7 +25,7 @@ use super::read::{is_missing, read_plain_file};
 use super::write::{TempFile, create_dirs, sync_dir};
 use crate::storage::is_safe_key;
 use crate::storage::staging::{
-    PartInfo, PutRefusal, SignedPut, SinglePut, StagedObject, Staging, StagingError, Signing,
+    PartInfo, PutRefusal, SignedPut, Signing, SinglePut, StagedObject, Staging, StagingError,
     bare_etag, random_hex,
 };
 
@@ -85,7 +85,9 @@ impl FsStaging {
         E: std::fmt::Display,
     {
         let dir = self.dir(key)?;
-        let budget = self.budget(&dir, &grant, content_type, content_length).await?;
+        let budget = self
+            .budget(&dir, &grant, content_type, content_length)
+            .await?;
         let (sender, receiver) = mpsc::channel::<Option<Bytes>>(8);
         let target = Target {
             root: self.root.clone(),
@@ -212,7 +214,10 @@ impl Target {
     /// Writes what arrives on `chunks` to a temp file until the end-of-body marker (`None`);
     /// a closed channel without it means the body broke off, and nothing is published.
     fn write(self, mut chunks: mpsc::Receiver<Option<Bytes>>) -> Result<String, StagingError> {
-        let relative = self.dir.strip_prefix(&self.root).map_err(io::Error::other)?;
+        let relative = self
+            .dir
+            .strip_prefix(&self.root)
+            .map_err(io::Error::other)?;
         create_dirs(&self.root, relative)?;
         if self.dir.join(used_marker(&self.grant.nonce)).exists() {
             return Err(PutRefusal::Reused.into());
@@ -282,7 +287,10 @@ impl Target {
 
 /// Sends the body's chunks to the writer, then the end marker. A body error or a writer that
 /// stopped (it refused the body) ends the stream early, without the marker.
-async fn stream_into<S, E>(mut body: S, sender: &mpsc::Sender<Option<Bytes>>) -> Result<(), StagingError>
+async fn stream_into<S, E>(
+    mut body: S,
+    sender: &mpsc::Sender<Option<Bytes>>,
+) -> Result<(), StagingError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -335,7 +343,10 @@ fn list_part_files(dir: &Path) -> io::Result<Vec<(PartInfo, PathBuf)>> {
         }
     }
     parts.sort_by_key(|(info, ..)| info.number);
-    Ok(parts.into_iter().map(|(info, path, _)| (info, path)).collect())
+    Ok(parts
+        .into_iter()
+        .map(|(info, path, _)| (info, path))
+        .collect())
 }
 
 fn parse_part_name(name: &str) -> Option<(u32, &str)> {
@@ -348,7 +359,9 @@ fn parse_part_name(name: &str) -> Option<(u32, &str)> {
 
 fn read_meta(dir: &Path) -> io::Result<Option<Meta>> {
     match std::fs::read(dir.join(META)) {
-        Ok(raw) => serde_json::from_slice(&raw).map(Some).map_err(io::Error::other),
+        Ok(raw) => serde_json::from_slice(&raw)
+            .map(Some)
+            .map_err(io::Error::other),
         Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(e),
     }

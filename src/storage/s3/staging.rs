@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use super::{ORIGINAL_NAME_METADATA, S3Store};
 use crate::storage::staging::{
-    PartInfo, SignedPut, SinglePut, StagedObject, Staging, StagingError, Signing,
+    PartInfo, SignedPut, Signing, SinglePut, StagedObject, Staging, StagingError,
 };
 
 /// S3's error codes for parts that do not complete an upload.
@@ -54,13 +54,18 @@ impl Staging for S3Store {
         signing: Signing<'_>,
     ) -> Result<SignedPut, StagingError> {
         let length = i64::try_from(put.length).map_err(StagingError::s3)?;
-        let presigned = self
+        let mut request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(&put.content_type)
-            .content_length(length)
+            .content_length(length);
+        // Signed like the rest, so the client must send it: the name reaches the stored file.
+        if let Some(name) = &put.original_name {
+            request = request.metadata(ORIGINAL_NAME_METADATA, percent_encoded(name));
+        }
+        let presigned = request
             .presigned(presigning(signing)?)
             .await
             .map_err(StagingError::s3)?;
@@ -239,7 +244,11 @@ impl Staging for S3Store {
         let original_name = response
             .metadata()
             .and_then(|metadata| metadata.get(ORIGINAL_NAME_METADATA))
-            .and_then(|name| percent_encoding::percent_decode_str(name).decode_utf8().ok())
+            .and_then(|name| {
+                percent_encoding::percent_decode_str(name)
+                    .decode_utf8()
+                    .ok()
+            })
             .map(|name| name.into_owned());
         let bytes = response
             .body

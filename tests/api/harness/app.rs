@@ -143,6 +143,14 @@ impl TestApp {
         self.state.upload_memory.available()
     }
 
+    /// Which backend the app stores on (a given store counts as disk: its staging is).
+    pub fn backend(&self) -> Backend {
+        match self.backing {
+            Backing::S3(_) => Backend::S3,
+            Backing::Disk(_) | Backing::Given => Backend::Disk,
+        }
+    }
+
     /// The data directory of a disk app.
     pub fn data_dir(&self) -> &Path {
         match &self.backing {

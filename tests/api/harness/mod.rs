@@ -13,6 +13,7 @@ pub mod lambda;
 pub mod multipart;
 pub mod response;
 pub mod s3;
+pub mod s3_compat;
 pub mod s3_faults;
 pub mod store;
 

@@ -11,6 +11,7 @@ use hyper_util::service::TowerToHyperService;
 use pixgate::storage::S3Store;
 use s3s::service::S3Service;
 
+use super::s3_compat::S3Compat;
 use super::s3_faults::{FaultLayer, Faults};
 
 pub const ACCESS_KEY: &str = "pixgate-test-access";
@@ -33,7 +34,7 @@ impl S3Server {
     pub async fn start() -> Self {
         let root = tempfile::tempdir().unwrap();
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        let mut builder = s3s::service::S3ServiceBuilder::new(S3Compat::new(fs));
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
         let faults = Faults::default();

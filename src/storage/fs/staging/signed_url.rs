@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::storage::staging::{PutRefusal, SinglePut, Signing, random_hex};
+use crate::storage::staging::{PutRefusal, Signing, SinglePut, random_hex};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -78,7 +78,10 @@ fn url(secret: &[u8], key: &str, grant: &Grant, signing: Signing<'_>, now: Syste
     }
     query.append_pair("expires", &expires.to_string());
     query.append_pair("nonce", &grant.nonce);
-    query.append_pair("signature", &hex::encode(mac(secret, key, grant, expires).finalize().into_bytes()));
+    query.append_pair(
+        "signature",
+        &hex::encode(mac(secret, key, grant, expires).finalize().into_bytes()),
+    );
     format!("{}/staging/{key}?{}", signing.origin, query.finish())
 }
 
@@ -226,15 +229,30 @@ mod tests {
         let query = query_of(&url);
         assert!(verify(SECRET, KEY, query, now).is_ok());
         let refused = |key: &str, secret: &[u8], query: &str| {
-            matches!(verify(secret, key, query, now), Err(PutRefusal::BadSignature))
+            matches!(
+                verify(secret, key, query, now),
+                Err(PutRefusal::BadSignature)
+            )
         };
         assert!(refused("incoming/abd", SECRET, query));
         assert!(refused(KEY, b"another secret of 32 bytes......", query));
-        assert!(refused(KEY, SECRET, &query.replace("partNumber=2", "partNumber=3")));
-        assert!(refused(KEY, SECRET, &query.replace("uploadId=up1", "uploadId=up2")));
+        assert!(refused(
+            KEY,
+            SECRET,
+            &query.replace("partNumber=2", "partNumber=3")
+        ));
+        assert!(refused(
+            KEY,
+            SECRET,
+            &query.replace("uploadId=up1", "uploadId=up2")
+        ));
         assert!(refused(KEY, SECRET, &format!("{query}&partNumber=2")));
         let put = sign_put(SECRET, KEY, &single(), signing(), now);
-        assert!(refused(KEY, SECRET, &query_of(&put).replace("length=1234", "length=1235")));
+        assert!(refused(
+            KEY,
+            SECRET,
+            &query_of(&put).replace("length=1234", "length=1235")
+        ));
         assert!(refused(KEY, SECRET, "expires=1&nonce=a"));
     }
 

@@ -1,0 +1,7 @@
+//! Direct uploads end to end, over real sockets: Uppy Companion's S3 protocol against
+//! `pixgate serve` on disk (signed PUTs back to pixgate) and against the in-process S3 server
+//! (presigned PUTs to the bucket), then the staged original processed like any upload.
+
+mod client;
+mod protocol;
+mod refusals;
