@@ -19,6 +19,12 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
             "PIXGATE_RATE_LIMIT_PER_MINUTE is ignored under Lambda: API Gateway throttles there"
         );
     }
+    if config.direct().key_generated {
+        tracing::warn!(
+            "PIXGATE_DIRECT_SIGNING_KEY is not set: each instance signs staging keys with its own \
+             key, so a direct upload started on one instance is refused by another"
+        );
+    }
     let config = config.without_rate_limit();
     let service = service(AppState::from_config(config).await);
     if streaming {

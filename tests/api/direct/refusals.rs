@@ -370,3 +370,66 @@ async fn preflights_and_answers_carry_cors_for_browsers() {
         .unwrap();
     assert!(exposed.contains("etag"), "{exposed}");
 }
+
+#[tokio::test]
+async fn the_upload_gate_covers_the_protocol_but_not_the_signed_puts() {
+    use crate::harness::jwt::{AUDIENCE, HS256_SECRET, ISSUER};
+    let args = [
+        "--jwt-hs256-secret",
+        HS256_SECRET,
+        "--jwt-issuer",
+        ISSUER,
+        "--jwt-audience",
+        AUDIENCE,
+    ];
+    let direct = Direct::start(Backend::Disk, &args).await;
+    let calls = [
+        direct
+            .get("image", "s3/params?filename=a.jpg&size=10")
+            .await,
+        direct
+            .post("image", "s3/multipart", Some(json!({"filename": "a.jpg"})))
+            .await,
+        direct.get("image", "s3/multipart/u/1?key=k").await,
+        direct.post("image", "complete?key=k", None).await,
+    ];
+    for answer in calls {
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "unauthorized"),
+            "{}",
+            answer.body
+        );
+    }
+    // A signed URL is its own permission: no token, and refused only for its signature.
+    let put = direct
+        .put(
+            &format!("{}/staging/incoming/x?expires=1", direct.base),
+            &[],
+            vec![1],
+        )
+        .await;
+    assert_eq!(
+        (put.status, put.code()),
+        (403, "bad_signature"),
+        "{}",
+        put.body
+    );
+}
+
+#[tokio::test]
+async fn staged_files_are_never_served() {
+    let direct = Direct::start(Backend::Disk, &[]).await;
+    let photo = corpus_image("DSCN0010.jpg");
+    let key = direct.stage("image", "a.jpg", "image/jpeg", photo).await;
+    assert!(direct.staged(&key).await);
+    for path in [
+        format!("/files/{key}/object"),
+        format!("/files/{key}"),
+        format!("/img/{key}/object?w=100"),
+        format!("/img/{key}?w=100"),
+    ] {
+        let answer = direct.app.get(&path).await;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+}
