@@ -3,5 +3,6 @@
 //! (presigned PUTs to the bucket), then the staged original processed like any upload.
 
 mod client;
+mod lambda;
 mod protocol;
 mod refusals;

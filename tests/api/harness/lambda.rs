@@ -38,6 +38,31 @@ pub fn function_url_get(raw_path: &str, raw_query: &str, headers: Value) -> Stri
     event.to_string()
 }
 
+/// An HTTP API (v2) event for `{method} {raw_path}?{raw_query}` with a JSON `body`, shaped like
+/// `events/apigw-http-upload.json` (the route key is the API's, with its path parameters).
+pub fn http_api_json(method: &str, route_key: &str, raw_path: &str, raw_query: &str, body: Option<&Value>) -> String {
+    let mut event: Value = serde_json::from_str(&event("apigw-http-upload.json")).unwrap();
+    let parameters: serde_json::Map<String, Value> = form_urlencoded::parse(raw_query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    event["routeKey"] = json!(route_key);
+    event["rawPath"] = json!(raw_path);
+    event["rawQueryString"] = json!(raw_query);
+    event["queryStringParameters"] = Value::Object(parameters);
+    event["headers"]["content-type"] = json!("application/json");
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(raw_path);
+    event["requestContext"]["routeKey"] = json!(route_key);
+    event["isBase64Encoded"] = json!(false);
+    match body {
+        Some(body) => event["body"] = json!(body.to_string()),
+        None => {
+            event.as_object_mut().unwrap().remove("body");
+        }
+    }
+    event.to_string()
+}
+
 /// Which `lambda_http` runtime serves the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {

@@ -22,6 +22,6 @@ pub use contract::{Expectation, check_stored_item};
 pub use images::{
     Inspected, corpus_dir, corpus_image, encode_png, inspect, mean_abs_diff, metadata_blocks,
 };
-pub use lambda::{LambdaBody, Runtime, event, function_url_get, invoke};
+pub use lambda::{LambdaBody, Runtime, event, function_url_get, http_api_json, invoke};
 pub use multipart::{BOUNDARY, Multipart};
 pub use response::TestResponse;
