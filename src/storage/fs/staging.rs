@@ -1,11 +1,11 @@
 //! The disk backend's staging area, for `pixgate serve` without AWS. A staged key
 //! `{incoming}/{id}` is a directory under the data directory holding what S3 would hold for it:
 //! `meta.json` (the multipart upload id, content type and file name), the parts
-//! (`part-{n}-{etag}`), the whole `object` once it is put or completed, and one `used-{nonce}`
-//! marker per signed URL already used. Clients write there through URLs pointing back at this
-//! server, signed here ([`signed_url`]); each write is streamed to a temp file on a blocking
-//! thread, synced and renamed like any object. Directories untouched for the staging TTL are
-//! swept.
+//! (`part-{n}-{etag}`), and the whole `object` once it is put or completed. Clients write there
+//! through URLs pointing back at this server, signed here ([`signed_url`]), each usable once (a
+//! marker per used URL is kept under `.staging-used/`); each write is streamed to a temp file on
+//! a blocking thread, synced and renamed like any object. Directories untouched for the staging
+//! TTL are swept.
 
 mod signed_url;
 
@@ -32,6 +32,10 @@ use crate::storage::staging::{
 pub use signed_url::Grant;
 
 const META: &str = "meta.json";
+/// Markers of used URLs, under the data directory; no key reaches it (a key segment never
+/// starts with a dot). A marker outlives its URL by the longest URL TTL, then is swept.
+const USED_DIR: &str = ".staging-used";
+const MAX_URL_TTL: Duration = Duration::from_secs(3600);
 const OBJECT: &str = "object";
 /// S3's smallest part but the last: kept here so a client that works against disk works
 /// against S3.
@@ -160,8 +164,17 @@ impl FsStaging {
         Ok(self.root.join(key))
     }
 
-    /// Removes staged directories under `incoming` untouched for `ttl`; returns how many.
+    /// Removes staged directories under `incoming` untouched for `ttl`, and markers of URLs
+    /// that have expired; returns how many staged directories went.
     pub fn sweep(&self, incoming: &str, ttl: Duration, now: SystemTime) -> usize {
+        if let Ok(markers) = std::fs::read_dir(self.root.join(USED_DIR)) {
+            for marker in markers.filter_map(Result::ok) {
+                let modified = marker.metadata().and_then(|m| m.modified());
+                if modified.is_ok_and(|t| is_older(t, now, MAX_URL_TTL)) {
+                    let _ = std::fs::remove_file(marker.path());
+                }
+            }
+        }
         let Ok(entries) = std::fs::read_dir(self.root.join(incoming)) else {
             return 0;
         };
@@ -218,10 +231,10 @@ impl Target {
             .dir
             .strip_prefix(&self.root)
             .map_err(io::Error::other)?;
-        create_dirs(&self.root, relative)?;
-        if self.dir.join(used_marker(&self.grant.nonce)).exists() {
+        if used_marker(&self.root, &self.grant.nonce).exists() {
             return Err(PutRefusal::Reused.into());
         }
+        create_dirs(&self.root, relative)?;
         let temp = TempFile::create(&self.dir, "upload")?;
         let mut hasher = Sha256::new();
         let mut written: u64 = 0;
@@ -279,8 +292,10 @@ impl Target {
                 temp.publish(&self.dir.join(OBJECT))?;
             }
         }
-        std::fs::File::create(self.dir.join(used_marker(&self.grant.nonce)))?;
         sync_dir(&self.dir)?;
+        let used = create_dirs(&self.root, Path::new(USED_DIR))?;
+        std::fs::File::create(used_marker(&self.root, &self.grant.nonce))?;
+        sync_dir(&used)?;
         Ok(())
     }
 }
@@ -306,8 +321,10 @@ where
     Ok(())
 }
 
-fn used_marker(nonce: &str) -> String {
-    format!("used-{nonce}")
+/// The marker of a used URL: outside the staged key's directory, so it outlives a complete or
+/// an abort and a used URL cannot stage the key again.
+fn used_marker(root: &Path, nonce: &str) -> PathBuf {
+    root.join(USED_DIR).join(nonce)
 }
 
 fn part_name(number: u32, etag: &str) -> String {
@@ -594,7 +611,7 @@ mod tests {
         assert_eq!(parse_part_name("part-00001-"), None);
         assert_eq!(parse_part_name("part-x-ab"), None);
         assert_eq!(parse_part_name("object"), None);
-        assert_eq!(parse_part_name("used-abcd"), None);
+        assert_eq!(parse_part_name("meta.json"), None);
     }
 
     #[test]

@@ -9,8 +9,18 @@ use crate::harness::{Runtime, TestApp, default_config, http_api_json, invoke};
 #[tokio::test]
 async fn a_multipart_upload_through_lambda_events() {
     let app = TestApp::on_s3(default_config(), crate::harness::s3::SECRET_KEY).await;
-    let call = |method: &str, route: &str, path: String, query: String, body: Option<serde_json::Value>| {
-        let event = http_api_json(method, &format!("{method} {route}"), &path, &query, body.as_ref());
+    let call = |method: &str,
+                route: &str,
+                path: String,
+                query: String,
+                body: Option<serde_json::Value>| {
+        let event = http_api_json(
+            method,
+            &format!("{method} {route}"),
+            &path,
+            &query,
+            body.as_ref(),
+        );
         let app = &app;
         async move {
             let (response, _) = invoke(app, Runtime::Buffered, &event).await;
@@ -59,9 +69,15 @@ async fn a_multipart_upload_through_lambda_events() {
     )
     .await;
     assert_eq!(status, 200, "{item}");
-    assert_eq!((item["width"].as_u64(), item["height"].as_u64()), (Some(640), Some(480)));
+    assert_eq!(
+        (item["width"].as_u64(), item["height"].as_u64()),
+        (Some(640), Some(480))
+    );
     assert_eq!(item["originalName"], "lambda.jpg");
-    assert!(app.s3_server().object(&key).await.is_none(), "nothing stays staged");
+    assert!(
+        app.s3_server().object(&key).await.is_none(),
+        "nothing stays staged"
+    );
     let stored = item["key"].as_str().unwrap();
     assert!(app.s3_server().object(stored).await.is_some(), "{stored}");
 }

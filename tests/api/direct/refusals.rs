@@ -237,12 +237,29 @@ async fn disk_urls_refuse_tampering_reuse_and_the_wrong_length() {
         .put(&url, &typed, photo.clone())
         .await
         .expect(200, "the PUT as signed");
-    let reused = direct.put(&url, &typed, photo).await;
+    let reused = direct.put(&url, &typed, photo.clone()).await;
     assert_eq!(
         (reused.status, reused.code()),
         (403, "url_reused"),
         "{}",
         reused.body
+    );
+    // Completed and removed, the key cannot be staged again with the same URL.
+    let key = params.str("key");
+    let done = direct
+        .post("profile", &format!("complete?key={}", encode(&key)), None)
+        .await;
+    done.expect(200, "complete");
+    let replay = direct.put(&url, &typed, photo).await;
+    assert_eq!(
+        (replay.status, replay.code()),
+        (403, "url_reused"),
+        "{}",
+        replay.body
+    );
+    assert!(
+        !direct.staged(&key).await,
+        "a refused PUT leaves nothing staged"
     );
 }
 

@@ -40,7 +40,13 @@ pub fn function_url_get(raw_path: &str, raw_query: &str, headers: Value) -> Stri
 
 /// An HTTP API (v2) event for `{method} {raw_path}?{raw_query}` with a JSON `body`, shaped like
 /// `events/apigw-http-upload.json` (the route key is the API's, with its path parameters).
-pub fn http_api_json(method: &str, route_key: &str, raw_path: &str, raw_query: &str, body: Option<&Value>) -> String {
+pub fn http_api_json(
+    method: &str,
+    route_key: &str,
+    raw_path: &str,
+    raw_query: &str,
+    body: Option<&Value>,
+) -> String {
     let mut event: Value = serde_json::from_str(&event("apigw-http-upload.json")).unwrap();
     let parameters: serde_json::Map<String, Value> = form_urlencoded::parse(raw_query.as_bytes())
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
