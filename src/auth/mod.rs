@@ -87,7 +87,22 @@ impl Gate {
         token: Option<Result<&str, AuthError>>,
         peer: Option<IpAddr>,
     ) -> Result<Client, AuthError> {
-        let client = match &self.verifier {
+        let client = self.identify(token, peer).await?;
+        if let Some(limiter) = &self.limiter {
+            limiter.check(&client).map_err(AuthError::RateLimited)?;
+        }
+        Ok(client)
+    }
+
+    /// Who is asking, if they may, without counting the request against the rate limit: for
+    /// the calls that carry on an upload already admitted (a direct upload's part URLs, its
+    /// complete), so one file counts once however many parts it has.
+    pub async fn identify(
+        &self,
+        token: Option<Result<&str, AuthError>>,
+        peer: Option<IpAddr>,
+    ) -> Result<Client, AuthError> {
+        Ok(match &self.verifier {
             Some(verifier) => {
                 let token = token.ok_or(AuthError::MissingToken)??;
                 match verifier.verify(token).await?.sub {
@@ -96,10 +111,6 @@ impl Gate {
                 }
             }
             None => Client::from_peer(peer),
-        };
-        if let Some(limiter) = &self.limiter {
-            limiter.check(&client).map_err(AuthError::RateLimited)?;
-        }
-        Ok(client)
+        })
     }
 }

@@ -16,10 +16,30 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthError, Gate};
 use crate::error::ApiError;
 
-pub async fn guard(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -> Response {
+/// For the routes that start an upload: the token, then the rate limit.
+pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    pass(&gate, request, next, true).await
+}
+
+/// For the calls that carry on a direct upload (its part URLs, list, abort, complete): the
+/// token only, so a file in thirteen parts counts once against the rate limit.
+pub async fn guard_follow_up(
+    State(gate): State<Arc<Gate>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    pass(&gate, request, next, false).await
+}
+
+async fn pass(gate: &Gate, mut request: Request, next: Next, counts: bool) -> Response {
     let peer = peer_address(&request);
     let token = bearer_token(request.headers());
-    match gate.admit(token, peer).await {
+    let admitted = if counts {
+        gate.admit(token, peer).await
+    } else {
+        gate.identify(token, peer).await
+    };
+    match admitted {
         Ok(client) => {
             // For handlers that want to know who uploads.
             request.extensions_mut().insert(client);

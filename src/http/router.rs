@@ -45,15 +45,16 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// The routes that write to the store (uploads, and the direct upload protocol), behind the token and rate-limit gate when one is
+/// The routes that write to the store, behind the token and rate-limit gate when one is
 /// configured (a route layer: it runs only once routing chose one of these routes, so
-/// preflights and 405s stay open). Routes that write belong here.
+/// preflights and 405s stay open). The calls that start an upload count against the rate limit;
+/// the calls that carry on a direct upload need the token only. Routes that write belong here.
 fn uploads(state: &AppState) -> Router<AppState> {
-    const MULTIPART: &str = "/direct/{type}/s3/multipart";
-    let routes = Router::new()
+    let starts = Router::new()
         .route("/upload", post(upload::upload))
         .route("/direct/{type}/s3/params", get(direct::params))
-        .route(MULTIPART, post(direct::create))
+        .route(MULTIPART, post(direct::create));
+    let follow_ups = Router::new()
         .route(
             &format!("{MULTIPART}/{{upload_id}}"),
             get(direct::list_parts).delete(direct::abort),
@@ -72,7 +73,14 @@ fn uploads(state: &AppState) -> Router<AppState> {
         )
         .route("/direct/{type}/complete", post(direct::complete_single));
     match &state.gate {
-        Some(gate) => routes.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard)),
-        None => routes,
+        Some(gate) => starts
+            .route_layer(from_fn_with_state(Arc::clone(gate), auth::guard))
+            .merge(
+                follow_ups.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard_follow_up)),
+            ),
+        None => starts.merge(follow_ups),
     }
 }
+
+/// The direct upload protocol's multipart calls.
+const MULTIPART: &str = "/direct/{type}/s3/multipart";

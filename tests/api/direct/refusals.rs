@@ -450,3 +450,28 @@ async fn staged_files_are_never_served() {
         assert_eq!(answer.status, 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_file_counts_once_against_the_rate_limit_however_many_parts() {
+    let args = ["--rate-limit-per-minute", "1", "--rate-limit-burst", "2"];
+    let direct = Direct::start(Backend::Disk, &args).await;
+    let (upload_id, key) = direct.create("image", "a.jpg").await;
+    for number in 1..=5 {
+        let signed = direct.sign("image", &upload_id, &key, number).await;
+        signed.expect(200, "a part URL is not a new upload");
+    }
+    direct
+        .list("image", &upload_id, &key)
+        .await
+        .expect(200, "list");
+    direct.create("image", "b.jpg").await;
+    let third = direct
+        .post("image", "s3/multipart", Some(json!({"filename": "c.jpg"})))
+        .await;
+    assert_eq!(
+        (third.status, third.code()),
+        (429, "rate_limited"),
+        "{}",
+        third.body
+    );
+}
