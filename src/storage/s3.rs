@@ -8,6 +8,8 @@ mod staging;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -86,19 +88,55 @@ impl S3Store {
 
     /// Whether the object at `object.key` has the length of `object.bytes` (HeadObject).
     async fn holds_whole(&self, object: &NewObject) -> Result<bool, StoreError> {
-        let head = self
+        let head = self.head(&object.key).await?;
+        Ok(
+            head.is_some_and(|head| {
+                head.content_length() == i64::try_from(object.bytes.len()).ok()
+            }),
+        )
+    }
+
+    /// HeadObject of `key`; `None` when there is no object.
+    async fn head(&self, key: &str) -> Result<Option<HeadObjectOutput>, StoreError> {
+        match self
             .client
             .head_object()
             .bucket(&self.bucket)
-            .key(&object.key)
+            .key(key)
             .send()
-            .await;
-        match head {
-            Ok(head) => Ok(head.content_length() == i64::try_from(object.bytes.len()).ok()),
-            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(false),
+            .await
+        {
+            Ok(head) => Ok(Some(head)),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
             Err(e) => Err(StoreError::s3(e)),
         }
     }
+
+    /// GetObject of `key`, its body not read yet; `None` when there is no object.
+    async fn fetch(&self, key: &str) -> Result<Option<GetObjectOutput>, StoreError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(response) => Ok(Some(response)),
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => Ok(None),
+            Err(e) => Err(StoreError::s3(e)),
+        }
+    }
+}
+
+/// The whole body of a GetObject answer.
+async fn body_bytes(response: GetObjectOutput) -> Result<bytes::Bytes, StoreError> {
+    Ok(response
+        .body
+        .collect()
+        .await
+        .map_err(StoreError::s3)?
+        .into_bytes())
 }
 
 #[async_trait]
@@ -136,17 +174,8 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        let response = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Ok(None),
-            Err(e) => return Err(StoreError::s3(e)),
+        let Some(response) = self.fetch(key).await? else {
+            return Ok(None);
         };
         let content_type = response
             .content_type()
@@ -154,14 +183,8 @@ impl Store for S3Store {
             .to_owned();
         let content_disposition = response.content_disposition().map(str::to_owned);
         let version = response.e_tag().unwrap_or_default().to_owned();
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(StoreError::s3)?
-            .into_bytes();
         Ok(Some(StoredObject {
-            bytes,
+            bytes: body_bytes(response).await?,
             content_type,
             content_disposition,
             version,
@@ -169,17 +192,7 @@ impl Store for S3Store {
     }
 
     async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(Some(head.e_tag().unwrap_or_default().to_owned())),
-            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
-            Err(e) => Err(StoreError::s3(e)),
-        }
+        let head = self.head(key).await?;
+        Ok(head.map(|head| head.e_tag().unwrap_or_default().to_owned()))
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use super::{ORIGINAL_NAME_METADATA, S3Store};
+use super::{ORIGINAL_NAME_METADATA, S3Store, body_bytes};
 use crate::storage::staging::{
     PartInfo, SignedPut, Signing, SinglePut, StagedObject, Staging, StagingError,
 };
@@ -210,36 +210,17 @@ impl Staging for S3Store {
     }
 
     async fn staged_size(&self, key: &str) -> Result<Option<u64>, StagingError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(Some(
-                head.content_length()
-                    .and_then(|length| u64::try_from(length).ok())
-                    .unwrap_or(0),
-            )),
-            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
-            Err(e) => Err(StagingError::s3(e)),
-        }
+        let head = self.head(key).await?;
+        Ok(head.map(|head| {
+            head.content_length()
+                .and_then(|length| u64::try_from(length).ok())
+                .unwrap_or(0)
+        }))
     }
 
     async fn read(&self, key: &str) -> Result<Option<StagedObject>, StagingError> {
-        let response = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Ok(None),
-            Err(e) => return Err(StagingError::s3(e)),
+        let Some(response) = self.fetch(key).await? else {
+            return Ok(None);
         };
         let original_name = response
             .metadata()
@@ -250,14 +231,8 @@ impl Staging for S3Store {
                     .ok()
             })
             .map(|name| name.into_owned());
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(StagingError::s3)?
-            .into_bytes();
         Ok(Some(StagedObject {
-            bytes,
+            bytes: body_bytes(response).await?,
             original_name,
         }))
     }
