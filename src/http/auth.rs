@@ -16,9 +16,15 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthError, Gate};
 use crate::error::ApiError;
 
-/// For the routes that start an upload: the token, then the rate limit.
+/// For `POST /upload`: the token, then the rate limit.
 pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
-    pass(&gate, request, next, true).await
+    pass(&gate, request, next, Pass::Upload).await
+}
+
+/// For the direct upload calls that start an upload (`s3/params`, `s3/multipart`): the token,
+/// then the rate limit; refusals read the way Uppy reads them.
+pub async fn guard_direct(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    pass(&gate, request, next, Pass::DirectStart).await
 }
 
 /// For the calls that carry on a direct upload (its part URLs, list, abort, complete): the
@@ -28,16 +34,24 @@ pub async fn guard_follow_up(
     request: Request,
     next: Next,
 ) -> Response {
-    pass(&gate, request, next, false).await
+    pass(&gate, request, next, Pass::DirectFollowUp).await
 }
 
-async fn pass(gate: &Gate, mut request: Request, next: Next, counts: bool) -> Response {
+/// Which checks a route takes, and how its refusals are worded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Upload,
+    DirectStart,
+    DirectFollowUp,
+}
+
+async fn pass(gate: &Gate, mut request: Request, next: Next, pass: Pass) -> Response {
     let peer = peer_address(&request);
     let token = bearer_token(request.headers());
-    let admitted = if counts {
-        gate.admit(token, peer).await
-    } else {
+    let admitted = if pass == Pass::DirectFollowUp {
         gate.identify(token, peer).await
+    } else {
+        gate.admit(token, peer).await
     };
     match admitted {
         Ok(client) => {
@@ -45,7 +59,8 @@ async fn pass(gate: &Gate, mut request: Request, next: Next, counts: bool) -> Re
             request.extensions_mut().insert(client);
             next.run(request).await
         }
-        Err(refusal) => ApiError::from(refusal).into_response(),
+        Err(refusal) if pass == Pass::Upload => ApiError::from(refusal).into_response(),
+        Err(refusal) => ApiError::from(refusal).response_for_uppy(),
     }
 }
 

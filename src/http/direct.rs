@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 
-use super::upload::{StoredFile, is_host, no_store, public_base_url, stored_file};
+use super::upload::{StoredFile, forwarded_host, is_host, no_store, public_base_url, stored_file};
 use crate::error::ApiError;
 use crate::request::direct::{
     CompleteRequest, CreateRequest, SinglePutRequest, part_number, part_numbers, staging_key,
@@ -279,11 +279,28 @@ fn destination(state: &AppState, kind: UploadKind) -> Destination<'_> {
     }
 }
 
-/// Where this server is reached, for the disk staging's own URLs: the forwarded host when
-/// trusted, else the `Host` the client used, else the listening address.
+/// Where this server is reached, for the disk staging's own URLs: the forwarded host (and
+/// `X-Forwarded-Proto`, https unless it says http) when trusted and valid, else the `Host` the
+/// client used, else the listening address.
 fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(base) = public_forwarded(state, headers) {
-        return base;
+    let forwarded = state
+        .config
+        .upload()
+        .trust_forwarded_host
+        .then(|| forwarded_host(headers))
+        .flatten();
+    if let Some(host) = forwarded {
+        let proto = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        let scheme = if proto == Some("http") {
+            "http"
+        } else {
+            "https"
+        };
+        return format!("{scheme}://{host}");
     }
     let host = headers
         .get(axum::http::header::HOST)
@@ -293,13 +310,6 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
         Some(host) => format!("http://{host}"),
         None => format!("http://{}", state.config.http().addr),
     }
-}
-
-/// `https://{X-Forwarded-Host}` when the configuration trusts it and the request has one.
-fn public_forwarded(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    state.config.upload().trust_forwarded_host.then_some(())?;
-    headers.get("x-forwarded-host")?;
-    public_base_url(state, headers)
 }
 
 async fn read_json_body(body: Body) -> Result<bytes::Bytes, ApiError> {

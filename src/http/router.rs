@@ -50,8 +50,8 @@ pub fn app(state: AppState) -> Router {
 /// preflights and 405s stay open). The calls that start an upload count against the rate limit;
 /// the calls that carry on a direct upload need the token only. Routes that write belong here.
 fn uploads(state: &AppState) -> Router<AppState> {
+    let upload = Router::new().route("/upload", post(upload::upload));
     let starts = Router::new()
-        .route("/upload", post(upload::upload))
         .route("/direct/{type}/s3/params", get(direct::params))
         .route(MULTIPART, post(direct::create));
     let follow_ups = Router::new()
@@ -72,14 +72,13 @@ fn uploads(state: &AppState) -> Router<AppState> {
             get(direct::sign_part),
         )
         .route("/direct/{type}/complete", post(direct::complete_single));
-    match &state.gate {
-        Some(gate) => starts
-            .route_layer(from_fn_with_state(Arc::clone(gate), auth::guard))
-            .merge(
-                follow_ups.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard_follow_up)),
-            ),
-        None => starts.merge(follow_ups),
-    }
+    let Some(gate) = &state.gate else {
+        return upload.merge(starts).merge(follow_ups);
+    };
+    upload
+        .route_layer(from_fn_with_state(Arc::clone(gate), auth::guard))
+        .merge(starts.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard_direct)))
+        .merge(follow_ups.route_layer(from_fn_with_state(Arc::clone(gate), auth::guard_follow_up)))
 }
 
 /// The direct upload protocol's multipart calls.

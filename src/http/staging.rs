@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use headers::{ContentLength, HeaderMapExt};
 
+use super::upload::no_store;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::staging::StagingError;
@@ -46,5 +47,5 @@ pub async fn put(
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(ETAG, value);
     }
-    Ok(response)
+    Ok(no_store(response))
 }

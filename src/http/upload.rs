@@ -163,12 +163,8 @@ pub(super) fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<S
     let upload = state.config.upload();
     let forwarded = upload
         .trust_forwarded_host
-        .then(|| headers.get("x-forwarded-host"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|host| is_host(host));
+        .then(|| forwarded_host(headers))
+        .flatten();
     match forwarded {
         Some(host) => Some(format!("https://{host}")),
         None => upload
@@ -176,6 +172,16 @@ pub(super) fn public_base_url(state: &AppState, headers: &HeaderMap) -> Option<S
             .as_ref()
             .map(|url| url.as_str().to_owned()),
     }
+}
+
+/// The first `X-Forwarded-Host`, when it is a plain host (trusting it is the caller's call).
+pub(super) fn forwarded_host(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|host| is_host(host))
 }
 
 /// A host name with an optional port: nothing that could change the URL's shape.

@@ -179,7 +179,7 @@ impl DirectUploads {
         Ok(self.staging.abort(key, upload_id).await?)
     }
 
-    /// Completes the multipart upload, then processes the staged object as [`Self::process`].
+    /// Completes the multipart upload, then processes the staged object as [`Self::complete_single`] does.
     /// A retried complete whose upload was already joined goes straight to processing.
     pub async fn complete_multipart(
         &self,

@@ -411,6 +411,12 @@ async fn the_upload_gate_covers_the_protocol_but_not_the_signed_puts() {
         direct.post("image", "complete?key=k", None).await,
     ];
     for answer in calls {
+        // Uppy shows the top-level message of a refusal.
+        assert_eq!(
+            answer.body["message"], answer.body["error"]["message"],
+            "{}",
+            answer.body
+        );
         assert_eq!(
             (answer.status, answer.code()),
             (401, "unauthorized"),
@@ -473,5 +479,43 @@ async fn a_file_counts_once_against_the_rate_limit_however_many_parts() {
         (429, "rate_limited"),
         "{}",
         third.body
+    );
+}
+
+#[tokio::test]
+async fn disk_urls_follow_the_trusted_forwarded_host_and_proto() {
+    let direct = Direct::start(Backend::Disk, &["--trust-forwarded-host"]).await;
+    let http = reqwest::Client::new();
+    let params = |headers: &'static [(&'static str, &'static str)]| {
+        let mut request = http.get(format!(
+            "{}/direct/image/s3/params?filename=a.jpg&type=image%2Fjpeg&size=10",
+            direct.base
+        ));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        async move {
+            let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            answer["url"].as_str().unwrap().to_owned()
+        }
+    };
+    let proxied = params(&[("x-forwarded-host", "up.example.com")]).await;
+    assert!(
+        proxied.starts_with("https://up.example.com/staging/incoming/"),
+        "{proxied}"
+    );
+    let plain = params(&[
+        ("x-forwarded-host", "up.example.com"),
+        ("x-forwarded-proto", "http"),
+    ])
+    .await;
+    assert!(
+        plain.starts_with("http://up.example.com/staging/"),
+        "{plain}"
+    );
+    let invalid = params(&[("x-forwarded-host", "evil.example/path")]).await;
+    assert!(
+        invalid.starts_with(&format!("{}/staging/", direct.base)),
+        "{invalid}"
     );
 }
