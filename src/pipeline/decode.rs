@@ -264,7 +264,8 @@ mod tests {
             max_declared_pixels: 250_000_000,
             max_side: 16384,
         };
-        const IMAGE_200MP: (u32, u32) = (1440, 1080);
+        // The `image` preset of a 16320x12240 (200 MP) photo.
+        const IMAGE_PRESET: (u32, u32) = (1440, 1080);
         let lossless = Header {
             lossless: true,
             ..header(SourceFormat::Jpeg, (8000, 7000), true)
@@ -272,7 +273,7 @@ mod tests {
         let cases = [
             (
                 header(SourceFormat::Jpeg, (16320, 12240), true),
-                IMAGE_200MP,
+                IMAGE_PRESET,
                 Some(ScalingFactor::ONE_EIGHTH),
             ),
             (
@@ -289,7 +290,7 @@ mod tests {
             // Progressive or multi-scan: the whole coefficient buffer, whatever the scale.
             (
                 header(SourceFormat::Jpeg, (16320, 12240), false),
-                IMAGE_200MP,
+                IMAGE_PRESET,
                 None,
             ),
             (
