@@ -64,6 +64,7 @@ pub fn run(
 ) -> Result<Timing, String> {
     let limits = PixelLimits {
         max_pixels: 100_000_000,
+        max_declared_pixels: 250_000_000,
         max_side: 16384,
     };
     // The bench times what it is asked to, however large: no output cap.

@@ -451,6 +451,19 @@ def direct_section(body):
                 "included. Target: about 150 MiB for 200 MP.\n")
 
 
+KEPT_START, KEPT_END = "<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"
+
+
+def kept_sections():
+    """The block another script wrote into BENCHMARKS.md (see KEPT_START), as it stands."""
+    try:
+        text = open(OUT_MD).read()
+    except FileNotFoundError:
+        return []
+    start, end = text.find(KEPT_START), text.find(KEPT_END)
+    return [text[start:end + len(KEPT_END)] + "\n"] if 0 <= start < end else []
+
+
 def main():
     res = json.load(open(RESULTS))
     m = res["meta"]
@@ -513,6 +526,8 @@ def main():
     if missing:
         out.append(f"Not measured in this run: {', '.join(missing)}.\n")
     out.extend(body)
+    # scripts/bench/big-jpeg measures and writes its own section; a rerun of this report keeps it.
+    out.extend(kept_sections())
     out.append("## How to rerun\n")
     out.append("```\nscripts/bench/run                    # 10-20 min (machine load) plus the release and arm64 builds; ../shared beside the repo\n"
                "QUICK=1 scripts/bench/run            # a quick trial of the harness\n"

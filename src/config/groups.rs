@@ -110,9 +110,17 @@ pub struct Limits {
     #[arg(long, env = "PIXGATE_MAX_REQUEST_BYTES", value_name = "PIXGATE_MAX_REQUEST_BYTES", default_value = "52428800", value_parser = positive::<u64>)]
     pub max_request_bytes: u64,
 
-    /// Most pixels (width × height) an input may declare.
+    /// Most pixels (width × height) decoded from one input: its declared size, or for a
+    /// baseline JPEG the DCT-scaled size its preset or transform needs (see
+    /// `--max-declared-pixels`).
     #[arg(long, env = "PIXGATE_MAX_PIXELS", value_name = "PIXGATE_MAX_PIXELS", default_value = "50000000", value_parser = positive::<u64>)]
     pub max_pixels: u64,
+
+    /// Most pixels an input may declare (at least `--max-pixels`): a baseline JPEG over
+    /// `--max-pixels` is taken when its DCT-scaled decode is under it (108 and 200 MP phone
+    /// photos); other inputs are held to `--max-pixels`.
+    #[arg(long, env = "PIXGATE_MAX_DECLARED_PIXELS", value_name = "PIXGATE_MAX_DECLARED_PIXELS", default_value = "250000000", value_parser = positive::<u64>)]
+    pub max_declared_pixels: u64,
 
     /// Longest side an input may declare, in pixels.
     #[arg(long, env = "PIXGATE_MAX_SIDE", value_name = "PIXGATE_MAX_SIDE", default_value = "16384", value_parser = positive::<u32>)]

@@ -95,6 +95,12 @@ impl TryFrom<ConfigArgs> for Config {
                 "must be at least PIXGATE_MAX_REQUEST_BYTES",
             ));
         }
+        if limits.max_declared_pixels < limits.max_pixels {
+            return Err(conflict(
+                "PIXGATE_MAX_DECLARED_PIXELS",
+                "must be at least PIXGATE_MAX_PIXELS",
+            ));
+        }
         if upload.profile_prefix == upload.image_prefix {
             return Err(conflict(
                 "PIXGATE_IMAGE_PREFIX",
@@ -221,6 +227,7 @@ impl Limits {
     pub fn pixels(&self) -> PixelLimits {
         PixelLimits {
             max_pixels: self.max_pixels,
+            max_declared_pixels: self.max_declared_pixels,
             max_side: self.max_side,
         }
     }
@@ -313,6 +320,10 @@ mod tests {
             (&["--allowed-origins", " , "], "PIXGATE_ALLOWED_ORIGINS"),
             (&["--max-files", "0"], "PIXGATE_MAX_FILES"),
             (&["--max-request-bytes", "10"], "PIXGATE_MAX_REQUEST_BYTES"),
+            (
+                &["--max-declared-pixels", "40000000"],
+                "PIXGATE_MAX_DECLARED_PIXELS",
+            ),
             (
                 &["--request-timeout-secs", "0"],
                 "PIXGATE_REQUEST_TIMEOUT_SECS",

@@ -2,6 +2,10 @@
 //! largest factor (1/2, 1/4, 1/8) that still leaves at least the target size, as libvips'
 //! shrink-on-load does; other formats go through the `image` crate under the pixel limits.
 //! Decoding is strict: a file that does not decode completely is corrupt, never half-grey.
+//!
+//! [`plan`] fixes that scale once the target is known and checks the pixel limit against what
+//! the decoder will hold; both decoders (here and `planar`) take only a [`DecodePlan`], so
+//! nothing decodes more than was checked.
 
 use std::io::Cursor;
 
@@ -39,17 +43,64 @@ pub(super) fn scaled_extent(side: u32, scale: ScalingFactor) -> f64 {
     f64::from(side) * scale.num() as f64 / scale.denom() as f64
 }
 
+/// How one image is decoded for one target, checked against `max_pixels`.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodePlan {
+    /// libjpeg-turbo's DCT scale; `ONE` for other formats and lossless JPEGs.
+    pub scale: ScalingFactor,
+}
+
+/// The decode of `header`'s image for a `target` (stored orientation) and the pixel limit on it:
+/// what the decoder holds must stay under `max_pixels`. A JPEG decoded a few block rows at a
+/// time (`Header::decodes_in_rows`) holds its DCT-scaled pixels, so a 200 MP phone photo at 1/8
+/// holds 3 MP; anything else holds its declared pixels, whatever it is scaled to on output.
+pub fn plan(
+    header: &Header,
+    target: (u32, u32),
+    limits: &PixelLimits,
+) -> Result<DecodePlan, PipelineError> {
+    let scale = if header.format == SourceFormat::Jpeg && !header.lossless {
+        dct_scale((header.width, header.height), target)
+    } else {
+        ScalingFactor::ONE
+    };
+    let (w, h) = (header.width, header.height);
+    if header.decodes_in_rows() {
+        let scaled = scaled_size(header, scale);
+        let held = (scaled.width as u64).saturating_mul(scaled.height as u64);
+        if held > limits.max_pixels {
+            return Err(PipelineError::ImageTooLarge(
+                format!(
+                    "{w}x{h} decodes to {}x{} = {held} pixels for this size, over {} pixels",
+                    scaled.width, scaled.height, limits.max_pixels
+                )
+                .into(),
+            ));
+        }
+    } else if header.pixels() > limits.max_pixels {
+        return Err(PipelineError::ImageTooLarge(
+            format!(
+                "{w}x{h} is over {} pixels (this file cannot be decoded scaled down)",
+                limits.max_pixels
+            )
+            .into(),
+        ));
+    }
+    Ok(DecodePlan { scale })
+}
+
 /// Progressive JPEGs can declare thousands of scans to burn CPU; real ones have about ten.
 const MAX_JPEG_SCANS: u32 = 500;
 
 pub fn decode(
     bytes: &[u8],
     header: &Header,
-    target: (u32, u32),
+    plan: DecodePlan,
     limits: &PixelLimits,
 ) -> Result<Decoded, PipelineError> {
     match header.format {
-        SourceFormat::Jpeg => decode_jpeg(bytes, header, target),
+        SourceFormat::Jpeg => decode_jpeg(bytes, header, plan.scale),
+        // The plan's scale is `ONE` here: the `image` crate decodes at the declared size.
         _ => Ok(Decoded {
             pixels: decode_with_image(bytes, header, limits)?,
             area: Region::WHOLE,
@@ -60,13 +111,8 @@ pub fn decode(
 fn decode_jpeg(
     bytes: &[u8],
     header: &Header,
-    target: (u32, u32),
+    scale: ScalingFactor,
 ) -> Result<Decoded, PipelineError> {
-    let scale = if header.lossless {
-        ScalingFactor::ONE
-    } else {
-        dct_scale((header.width, header.height), target)
-    };
     let mut decompressor = jpeg_decompressor(scale)?;
     let scaled = scaled_size(header, scale);
     let format = if header.cmyk {
@@ -116,10 +162,7 @@ pub(super) fn jpeg_decompressor(scale: ScalingFactor) -> Result<Decompressor, Pi
 }
 
 /// The smallest DCT scale whose output still covers the target on both sides.
-pub(super) fn dct_scale(
-    (width, height): (u32, u32),
-    (target_w, target_h): (u32, u32),
-) -> ScalingFactor {
+fn dct_scale((width, height): (u32, u32), (target_w, target_h): (u32, u32)) -> ScalingFactor {
     [
         ScalingFactor::ONE_EIGHTH,
         ScalingFactor::ONE_QUARTER,
@@ -195,6 +238,97 @@ mod tests {
                 expected,
                 "{source:?} -> {target:?}"
             );
+        }
+    }
+
+    fn header(format: SourceFormat, (width, height): (u32, u32), single_scan: bool) -> Header {
+        Header {
+            format,
+            width,
+            height,
+            orientation: image::metadata::Orientation::NoTransforms,
+            cmyk: false,
+            lossless: false,
+            single_scan,
+            planar_subsampling: None,
+            icc: None,
+        }
+    }
+
+    /// `max_pixels` against what each decode holds: the scaled size for a single-scan JPEG, the
+    /// declared size for anything else (under the default 50 MP limit).
+    #[test]
+    fn plans_check_the_pixels_the_decoder_holds() {
+        let limits = PixelLimits {
+            max_pixels: 50_000_000,
+            max_declared_pixels: 250_000_000,
+            max_side: 16384,
+        };
+        // The `image` preset of a 16320x12240 (200 MP) photo.
+        const IMAGE_PRESET: (u32, u32) = (1440, 1080);
+        let lossless = Header {
+            lossless: true,
+            ..header(SourceFormat::Jpeg, (8000, 7000), true)
+        };
+        let cases = [
+            (
+                header(SourceFormat::Jpeg, (16320, 12240), true),
+                IMAGE_PRESET,
+                Some(ScalingFactor::ONE_EIGHTH),
+            ),
+            (
+                header(SourceFormat::Jpeg, (12000, 9000), true),
+                (200, 150),
+                Some(ScalingFactor::ONE_EIGHTH),
+            ),
+            // Full size is asked for: a 200 MP decode.
+            (
+                header(SourceFormat::Jpeg, (16320, 12240), true),
+                (16320, 12240),
+                None,
+            ),
+            // Progressive or multi-scan: the whole coefficient buffer, whatever the scale.
+            (
+                header(SourceFormat::Jpeg, (16320, 12240), false),
+                IMAGE_PRESET,
+                None,
+            ),
+            (
+                header(SourceFormat::Jpeg, (8000, 6000), false),
+                (200, 150),
+                Some(ScalingFactor::ONE_EIGHTH),
+            ),
+            (lossless.clone(), (200, 175), None),
+            (
+                Header {
+                    width: 7000,
+                    ..lossless
+                },
+                (200, 200),
+                Some(ScalingFactor::ONE),
+            ),
+            (
+                header(SourceFormat::Png, (8000, 7000), false),
+                (200, 175),
+                None,
+            ),
+            (
+                header(SourceFormat::Png, (7000, 7000), false),
+                (200, 200),
+                Some(ScalingFactor::ONE),
+            ),
+        ];
+        for (header, target, expected) in cases {
+            let plan = plan(&header, target, &limits);
+            let what = format!(
+                "{:?} {}x{} -> {target:?}",
+                header.format, header.width, header.height
+            );
+            match (plan, expected) {
+                (Ok(plan), Some(scale)) => assert_eq!(plan.scale, scale, "{what}"),
+                (Err(PipelineError::ImageTooLarge(_)), None) => {}
+                (other, _) => panic!("{what}: {other:?}"),
+            }
         }
     }
 

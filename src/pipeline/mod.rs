@@ -4,8 +4,8 @@
 //! step lives in its own module, and [`route`] decides once which path the pixels take.
 //!
 //! Modules, in the order an image meets them: `sniff` (format from the bytes) → `probe` (header,
-//! limits) → `decode` (pixels; `webp_frame` checks an animated WebP first) or `planar` (Y'CbCr
-//! planes) → `fit` (geometry) → `resize` →
+//! declared limits) → `decode` (`plan`: the scale and the pixel limit for the target; then pixels,
+//! `webp_frame` checking an animated WebP first) or `planar` (Y'CbCr planes) → `fit` (geometry) → `resize` →
 //! `color` (to sRGB) → `orient` (EXIF orientation) → `encode` (with `webp`). Shared by all:
 //! `error`, `pixels`.
 

@@ -132,18 +132,18 @@ impl PlaneDecode {
     }
 }
 
-/// Decodes to planes, shrunk in the DCT domain as far as `target` allows.
+/// Decodes to planes, shrunk in the DCT domain as `plan` says.
 pub fn decode(
     bytes: &[u8],
     header: &Header,
-    target: (u32, u32),
+    plan: decode::DecodePlan,
 ) -> Result<PlaneDecode, PipelineError> {
     let Some(subsamp) = header.planar_subsampling else {
         return Ok(PlaneDecode::Refused(
             "not a subsampling decoded to planes".into(),
         ));
     };
-    let scale = decode::dct_scale((header.width, header.height), target);
+    let scale = plan.scale;
     let mut decompressor = decode::jpeg_decompressor(scale)?;
     let scaled = decode::scaled_size(header, scale);
     let (width, height) = (side(scaled.width)?, side(scaled.height)?);

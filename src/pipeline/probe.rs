@@ -1,5 +1,7 @@
 //! Reads the header only — dimensions, EXIF orientation, colour profile — and refuses images whose
-//! declared size breaks the pixel limits before a single pixel is decoded.
+//! declared size breaks the limits before a single pixel is decoded: a side over `max_side`, or
+//! more than `max_declared_pixels`. The pixel limit proper (`max_pixels`) applies to the pixels a
+//! decoder will hold, which depend on the target size too: `decode::plan` checks it.
 
 use std::io::Cursor;
 
@@ -26,10 +28,15 @@ fn metadata_budget(file_len: usize) -> u64 {
         .saturating_add(1 << 20)
 }
 
-/// Pixel limits, checked against the header's declared dimensions.
+/// Pixel limits: `max_side` and `max_declared_pixels` bound what a header may declare;
+/// `max_pixels` bounds what a decoder holds (see `decode::plan`).
 #[derive(Debug, Clone, Copy)]
 pub struct PixelLimits {
+    /// Most pixels decoded: the declared size, or a JPEG's DCT-scaled size when it decodes
+    /// scaled a few rows at a time (see [`Header::decodes_in_rows`]).
     pub max_pixels: u64,
+    /// Most pixels any header may declare (at least `max_pixels`).
+    pub max_declared_pixels: u64,
     pub max_side: u32,
 }
 
@@ -41,7 +48,7 @@ impl PixelLimits {
         self.with_alloc(metadata_budget(file_len))
     }
 
-    /// Limits for decoding an image the header declared `width`×`height`: what its pixels need
+    /// Limits for decoding an image to `width`×`height` (`decode::plan`'s size): what its pixels need
     /// (RGBA at 16 bits per channel is the widest the decoders produce), the metadata budget
     /// and a little working room, so a lying header or a bomb in a chunk cannot make them
     /// allocate more than this image needs. Never more than the largest legal image may use.
@@ -75,6 +82,10 @@ pub struct Header {
     pub cmyk: bool,
     /// JPEG only: lossless JPEG cannot be scaled while decoding.
     pub lossless: bool,
+    /// JPEG only: sequential, with every component in the first scan, so libjpeg-turbo decodes
+    /// it one row of blocks at a time. Progressive and multi-scan JPEGs are held whole as DCT
+    /// coefficients first (2 bytes a sample, whatever the output scale).
+    pub single_scan: bool,
     /// JPEG only: the chroma subsampling of a Y'CbCr image the planar path takes (see
     /// `decodes_to_planes`); `None` for grey, RGB-coded, CMYK and lossless JPEGs and other formats.
     pub planar_subsampling: Option<turbojpeg::Subsamp>,
@@ -83,6 +94,17 @@ pub struct Header {
 }
 
 impl Header {
+    /// Whether a decode holds only the DCT-scaled pixels, not the declared ones: a sequential,
+    /// single-scan, lossy JPEG. Everything else holds its declared size while decoding.
+    pub fn decodes_in_rows(&self) -> bool {
+        self.format == SourceFormat::Jpeg && self.single_scan && !self.lossless
+    }
+
+    /// Declared pixels.
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
     /// Dimensions after the EXIF orientation is applied.
     pub fn upright_dimensions(&self) -> (u32, u32) {
         self.stored_dimensions_of(self.width, self.height)
@@ -133,9 +155,13 @@ fn check_limits(header: &Header, limits: &PixelLimits) -> Result<(), PipelineErr
             format!("{w}x{h} has a side over {} px", limits.max_side).into(),
         ));
     }
-    if u64::from(w) * u64::from(h) > limits.max_pixels {
+    if header.pixels() > limits.max_declared_pixels {
         return Err(PipelineError::ImageTooLarge(
-            format!("{w}x{h} is over {} pixels", limits.max_pixels).into(),
+            format!(
+                "{w}x{h} declares over {} pixels (--max-declared-pixels)",
+                limits.max_declared_pixels
+            )
+            .into(),
         ));
     }
     Ok(())
@@ -157,6 +183,7 @@ fn probe_jpeg(bytes: &[u8]) -> Result<Header, PipelineError> {
             turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
         ),
         lossless: info.is_lossless,
+        single_scan: !info.is_progressive && jpeg_first_scan_is_whole(bytes),
         planar_subsampling: (info.colorspace == turbojpeg::Colorspace::YCbCr
             && !info.is_lossless
             && decodes_to_planes(info.subsamp))
@@ -200,9 +227,32 @@ fn jpeg_icc(bytes: &[u8]) -> Option<Vec<u8>> {
     )
 }
 
-/// `(marker, payload)` of each segment before the first scan; no pixel data is touched.
+/// Whether the first scan carries every component of the frame (its SOS lists as many as the
+/// SOF): if not, libjpeg-turbo buffers the whole image's coefficients, as for progressive ones.
+/// `false` when either header is missing or unreadable, so a doubtful file keeps the stricter
+/// limit.
+fn jpeg_first_scan_is_whole(bytes: &[u8]) -> bool {
+    let mut frame_components = None;
+    for (marker, segment) in jpeg_segments(bytes) {
+        match marker {
+            // SOF0..SOF15 but DHT, JPG and DAC: payload is precision, height, width, count.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                frame_components = segment.get(5).copied();
+            }
+            SOS => {
+                return frame_components.is_some() && segment.first() == frame_components.as_ref();
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+const SOS: u8 = 0xDA;
+
+/// `(marker, payload)` of each segment up to the first scan's header (the last one yielded);
+/// no pixel data is touched.
 fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    const SOS: u8 = 0xDA;
     const EOI: u8 = 0xD9;
     let mut at = if bytes.starts_with(&[0xFF, 0xD8]) {
         2
@@ -214,12 +264,17 @@ fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
             let marker = bytes[at + 1];
             match marker {
                 0xFF => at += 1,
-                SOS | EOI => return None,
+                EOI => return None,
                 0x01 | 0xD0..=0xD7 => at += 2,
                 _ => {
                     let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
                     let segment = bytes.get(at + 4..at + 2 + len)?;
-                    at += 2 + len.max(2);
+                    // Entropy-coded data follows a scan header: stop there.
+                    at = if marker == SOS {
+                        bytes.len()
+                    } else {
+                        at + 2 + len.max(2)
+                    };
                     return Some((marker, segment));
                 }
             }
@@ -250,6 +305,7 @@ fn probe_with_image(
         orientation,
         cmyk: false,
         lossless: false,
+        single_scan: false,
         planar_subsampling: None,
         icc,
     })
@@ -271,6 +327,7 @@ mod tests {
 
     const LIMITS: PixelLimits = PixelLimits {
         max_pixels: 50_000_000,
+        max_declared_pixels: 250_000_000,
         max_side: 16384,
     };
 
@@ -282,27 +339,61 @@ mod tests {
             orientation: Orientation::NoTransforms,
             cmyk: false,
             lossless: false,
+            single_scan: false,
             planar_subsampling: None,
             icc: None,
         }
     }
 
+    /// The header alone bounds sides and declared pixels; `max_pixels` waits for the target
+    /// (`decode::plan`), so 10000x5001 passes here.
     #[test]
     fn limits_refuse_large_declared_sizes() {
         assert!(check_limits(&header(4000, 3000), &LIMITS).is_ok());
         assert!(check_limits(&header(10000, 50), &LIMITS).is_ok());
+        assert!(check_limits(&header(10000, 5001), &LIMITS).is_ok());
+        assert!(check_limits(&header(16320, 12240), &LIMITS).is_ok());
         assert!(matches!(
             check_limits(&header(16385, 10), &LIMITS),
             Err(PipelineError::ImageTooLarge(_))
         ));
-        assert!(matches!(
-            check_limits(&header(10000, 5001), &LIMITS),
-            Err(PipelineError::ImageTooLarge(_))
-        ));
+        let over = check_limits(&header(16384, 15259), &LIMITS);
+        assert!(
+            matches!(&over, Err(PipelineError::ImageTooLarge(m)) if m.to_string().contains("--max-declared-pixels")),
+            "{over:?}"
+        );
         assert!(matches!(
             check_limits(&header(0, 10), &LIMITS),
             Err(PipelineError::CorruptImage(_))
         ));
+    }
+
+    /// Baseline JPEGs decode a row of blocks at a time; progressive ones, and sequential ones
+    /// whose first scan leaves out a component, are buffered whole.
+    #[test]
+    fn only_single_scan_jpegs_decode_in_rows() {
+        let baseline = crate::pipeline::test_images::test_jpeg(64, 48);
+        assert!(jpeg_first_scan_is_whole(&baseline));
+        let header = probe(&baseline, SourceFormat::Jpeg, &LIMITS).unwrap();
+        assert!(header.single_scan && header.decodes_in_rows());
+
+        let progressive = crate::pipeline::test_images::progressive_jpeg(64, 48);
+        let header = probe(&progressive, SourceFormat::Jpeg, &LIMITS).unwrap();
+        assert!(!header.single_scan && !header.decodes_in_rows());
+
+        // A frame of 3 components whose first scan carries 1 (non-interleaved).
+        let sof = [
+            0xFF, 0xC0, 0, 17, 8, 0, 48, 0, 64, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+        ];
+        let mut split = vec![0xFF, 0xD8];
+        split.extend_from_slice(&sof);
+        split.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0]);
+        assert!(!jpeg_first_scan_is_whole(&split));
+        // No frame header before the scan, or none at all: doubtful, so not whole.
+        assert!(!jpeg_first_scan_is_whole(&[
+            0xFF, 0xD8, 0xFF, 0xDA, 0, 3, 3
+        ]));
+        assert!(!jpeg_first_scan_is_whole(&[0xFF, 0xD8]));
     }
 
     /// A real-sized profile is read, one over the cap is ignored, and reading the header of a

@@ -1,5 +1,5 @@
 //! A stored image re-rendered on request: the same checks as an upload (real format, pixel
-//! limits from the header), then decode (DCT-scaled to what the plan needs), orient, crop and
+//! limits from the header and on what the decode for the plan will hold), then decode (DCT-scaled to what the plan needs), orient, crop and
 //! resample in one pass, convert to sRGB, pad for `contain`, and encode as asked.
 //!
 //! Orientation comes before the resize here, unlike an upload: crops are planned on the upright
@@ -28,6 +28,12 @@ pub fn render(
     let source_format = sniff::sniff(bytes)?;
     let header = probe::probe(bytes, source_format, limits)?;
     let (upright_w, upright_h) = header.upright_dimensions();
+    let plan = fit::plan((upright_w, upright_h), spec.target);
+    let (scaled_w, scaled_h) = plan.scaled_source;
+    let decode_target = header.stored_dimensions_of(scaled_w, scaled_h);
+    // Checked before the identity answer too (its target is the whole source): a source the
+    // pipeline would refuse to decode is not served either.
+    let decode_plan = decode::plan(&header, decode_target, limits)?;
     if spec.is_identity() {
         return Ok(Rendition {
             bytes: source.clone(),
@@ -36,11 +42,8 @@ pub fn render(
             height: upright_h,
         });
     }
-    let plan = fit::plan((upright_w, upright_h), spec.target);
     let spec = &within_output_limits(spec, plan.output(), output)?;
     cancel.check()?;
-    let (scaled_w, scaled_h) = plan.scaled_source;
-    let decode_target = header.stored_dimensions_of(scaled_w, scaled_h);
     let planar_format = spec
         .format
         .unwrap_or_else(|| nearest_output(source_format, Layout::Rgb8));
@@ -49,11 +52,11 @@ pub fn render(
         padded: plan.canvas.is_some(),
     };
     if route::takes_planes(&header, job)
-        && let Some(planes) = planar::decode(bytes, &header, decode_target)?.accepted()
+        && let Some(planes) = planar::decode(bytes, &header, decode_plan)?.accepted()
     {
         return from_planes(planes, &plan, spec.encode_options(planar_format), cancel);
     }
-    from_pixels(bytes, &header, decode_target, &plan, spec, limits, cancel)
+    from_pixels(bytes, &header, decode_plan, &plan, spec, limits, cancel)
 }
 
 fn from_planes(
@@ -77,13 +80,13 @@ fn from_planes(
 fn from_pixels(
     bytes: &[u8],
     header: &Header,
-    decode_target: (u32, u32),
+    decode_plan: decode::DecodePlan,
     plan: &Plan,
     spec: &RenderSpec,
     limits: &PixelLimits,
     cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
-    let mut decoded = decode::decode(bytes, header, decode_target, limits)?;
+    let mut decoded = decode::decode(bytes, header, decode_plan, limits)?;
     cancel.check()?;
     // JPEG has no alpha. Laying the image on white before the resize rather than after gives
     // the same pixels (compositing on a constant and resampling are both linear) and resamples
@@ -165,7 +168,7 @@ fn nearest_output(source: SourceFormat, layout: Layout) -> OutputFormat {
 mod tests {
     use super::*;
     use crate::pipeline::test_images::{LIMITS, mean_abs_diff, test_jpeg};
-    use crate::pipeline::{Fit, TargetBox};
+    use crate::pipeline::{DEFAULT_QUALITY, Fit, TargetBox};
 
     const OUTPUT: OutputLimits = OutputLimits {
         max_side: 4096,
@@ -218,6 +221,43 @@ mod tests {
         assert_eq!(avif.content_type, "image/avif");
     }
 
+    /// The upload rule holds for transforms: a JPEG over `max_pixels` renders small when its
+    /// DCT-scaled decode is under it, and is refused whole (the identity answer included).
+    #[test]
+    fn a_jpeg_over_max_pixels_renders_only_as_small_as_its_scaled_decode_allows() {
+        let limits = PixelLimits {
+            max_pixels: 1_000_000,
+            max_declared_pixels: 10_000_000,
+            max_side: 16384,
+        };
+        let jpeg = Bytes::from(test_jpeg(3000, 2000));
+        let small = spec(300, 200, Fit::Cover, OutputFormat::Jpeg, false);
+        let out = render(&jpeg, &small, &limits, &OUTPUT, &CancelFlag::default()).unwrap();
+        assert_eq!((out.width, out.height), (300, 200));
+        let identity = RenderSpec {
+            target: TargetBox {
+                width: None,
+                height: None,
+                fit: Fit::Inside,
+                enlarge: false,
+            },
+            format: None,
+            quality: DEFAULT_QUALITY,
+            avif_speed: 10,
+            auto_format: false,
+        };
+        for asked in [
+            spec(2000, 2000, Fit::Inside, OutputFormat::Jpeg, false),
+            identity,
+        ] {
+            let refused = render(&jpeg, &asked, &limits, &OUTPUT, &CancelFlag::default());
+            assert!(
+                matches!(&refused, Err(PipelineError::ImageTooLarge(m)) if m.to_string().contains("decodes to")),
+                "{refused:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_cancelled_render_stops_at_the_next_step() {
         let jpeg = Bytes::from(test_jpeg(640, 480));
@@ -262,7 +302,8 @@ mod tests {
         let decoded = image::load_from_memory_with_format(&webp.bytes, image::ImageFormat::WebP)
             .unwrap()
             .into_rgb8();
-        let full = decode::decode(&jpeg, &header, (1001, 701), &LIMITS).unwrap();
+        let whole = decode::plan(&header, (1001, 701), &LIMITS).unwrap();
+        let full = decode::decode(&jpeg, &header, whole, &LIMITS).unwrap();
         let reference = resize::resize_region(full.pixels, full.area, (500, 350)).unwrap();
         // Against a full decode: what WebP's own loss costs, but no shift of the tones.
         // (Measured: 3.1 with the range change, 9.6 without it.)

@@ -4,6 +4,7 @@ use super::PixelLimits;
 
 pub const LIMITS: PixelLimits = PixelLimits {
     max_pixels: 50_000_000,
+    max_declared_pixels: 250_000_000,
     max_side: 16384,
 };
 
@@ -14,6 +15,19 @@ pub fn test_jpeg(width: usize, height: usize) -> Vec<u8> {
 }
 
 pub fn test_jpeg_subsampled(width: usize, height: usize, subsamp: turbojpeg::Subsamp) -> Vec<u8> {
+    let rgb = pattern(width, height);
+    let image = turbojpeg::Image {
+        pixels: rgb.as_slice(),
+        width,
+        pitch: width * 3,
+        height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    turbojpeg::compress(image, 95, subsamp).unwrap().to_vec()
+}
+
+/// Coloured 64-px squares with a diagonal ramp, as RGB.
+fn pattern(width: usize, height: usize) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(width * height * 3);
     for y in 0..height {
         for x in 0..width {
@@ -26,6 +40,45 @@ pub fn test_jpeg_subsampled(width: usize, height: usize, subsamp: turbojpeg::Sub
             });
         }
     }
+    rgb
+}
+
+/// `test_jpeg`'s pattern as a progressive JPEG: DCT-scalable on output, but libjpeg-turbo holds
+/// every coefficient of it while decoding.
+pub fn progressive_jpeg(width: usize, height: usize) -> Vec<u8> {
+    compress_with(width, height, |c| c.set_progressive(true).unwrap())
+}
+
+/// `test_jpeg`'s pattern as a lossless JPEG, which cannot be decoded scaled.
+pub fn lossless_jpeg(width: usize, height: usize) -> Vec<u8> {
+    compress_with(width, height, |c| c.set_lossless(true).unwrap())
+}
+
+/// `test_jpeg`'s pattern as an (Adobe-inverted, as in the wild) CMYK JPEG.
+pub fn cmyk_jpeg(width: usize, height: usize) -> Vec<u8> {
+    let cmyk: Vec<u8> = pattern(width, height)
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    let image = turbojpeg::Image {
+        pixels: cmyk.as_slice(),
+        width,
+        pitch: width * 4,
+        height,
+        format: turbojpeg::PixelFormat::CMYK,
+    };
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(90).unwrap();
+    compressor.set_subsamp(turbojpeg::Subsamp::None).unwrap();
+    compressor.compress_to_vec(image).unwrap()
+}
+
+fn compress_with(
+    width: usize,
+    height: usize,
+    configure: impl FnOnce(&mut turbojpeg::Compressor),
+) -> Vec<u8> {
+    let rgb = pattern(width, height);
     let image = turbojpeg::Image {
         pixels: rgb.as_slice(),
         width,
@@ -33,7 +86,11 @@ pub fn test_jpeg_subsampled(width: usize, height: usize, subsamp: turbojpeg::Sub
         height,
         format: turbojpeg::PixelFormat::RGB,
     };
-    turbojpeg::compress(image, 95, subsamp).unwrap().to_vec()
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(90).unwrap();
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+    configure(&mut compressor);
+    compressor.compress_to_vec(image).unwrap()
 }
 
 pub fn rgb_of(jpeg: &[u8]) -> turbojpeg::Image<Vec<u8>> {

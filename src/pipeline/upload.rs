@@ -1,6 +1,7 @@
 //! An upload, start to finish: sniff the real format, read the header and check the pixel
-//! limits before any pixel is decoded, decode (shrinking JPEGs in the DCT domain when the preset
-//! allows), resize, convert to sRGB, turn upright, and encode without metadata.
+//! limits before any pixel is decoded (the declared size, then what the decode for the preset
+//! will hold), decode (shrinking JPEGs in the DCT domain when the preset allows), resize,
+//! convert to sRGB, turn upright, and encode without metadata.
 //!
 //! The orientation is applied after the resize: the box is computed on the upright dimensions,
 //! so the result is the same as orienting first, and rotating the small image is far cheaper.
@@ -22,12 +23,13 @@ pub fn process(
     let (upright_w, upright_h) = header.upright_dimensions();
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
+    let plan = decode::plan(&header, stored_target, limits)?;
     if route::takes_planes(&header, Job::Upload)
-        && let Some(planes) = planar::decode(bytes, &header, stored_target)?.accepted()
+        && let Some(planes) = planar::decode(bytes, &header, plan)?.accepted()
     {
         return from_planes(planes, &header, stored_target);
     }
-    from_pixels(bytes, &header, stored_target, limits)
+    from_pixels(bytes, &header, plan, stored_target, limits)
 }
 
 fn from_planes(
@@ -44,10 +46,11 @@ fn from_planes(
 fn from_pixels(
     bytes: &[u8],
     header: &Header,
+    plan: decode::DecodePlan,
     stored_target: (u32, u32),
     limits: &PixelLimits,
 ) -> Result<ProcessedImage, PipelineError> {
-    let decoded = decode::decode(bytes, header, stored_target, limits)?;
+    let decoded = decode::decode(bytes, header, plan, limits)?;
     // An alpha channel with nothing transparent in it is written as JPEG anyway; dropping it
     // now resamples three channels instead of four, with no premultiplying.
     let pixels = decoded.pixels.without_opaque_alpha();
@@ -62,8 +65,100 @@ mod tests {
     use super::*;
     use crate::pipeline::SourceFormat;
     use crate::pipeline::test_images::{
-        LIMITS, luma, mean_abs_diff, rgb_of, test_jpeg, test_jpeg_subsampled,
+        LIMITS, cmyk_jpeg, lossless_jpeg, luma, mean_abs_diff, progressive_jpeg, rgb_of, test_jpeg,
+        test_jpeg_subsampled,
     };
+
+    /// 1 MP decoded, 10 MP declared: small enough for a 3000x2000 (6 MP) test photo to stand in
+    /// for a 200 MP phone photo under the defaults.
+    const SMALL: PixelLimits = PixelLimits {
+        max_pixels: 1_000_000,
+        max_declared_pixels: 10_000_000,
+        max_side: 16384,
+    };
+
+    fn too_large(result: Result<ProcessedImage, PipelineError>) -> String {
+        match result {
+            Err(PipelineError::ImageTooLarge(why)) => why.to_string(),
+            other => panic!("expected image_too_large, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_jpeg_over_max_pixels_is_taken_when_its_scaled_decode_is_under() {
+        let jpeg = test_jpeg(3000, 2000);
+        // Profile: 1/8 is 375x250, under 1 MP, both on the planar path and the RGB one.
+        let out = process(&jpeg, Preset::Profile, &SMALL).unwrap();
+        assert_eq!((out.width, out.height), (200, 133));
+        let header = probe::probe(&jpeg, SourceFormat::Jpeg, &SMALL).unwrap();
+        let plan = decode::plan(&header, (200, 133), &SMALL).unwrap();
+        let rgb = from_pixels(&jpeg, &header, plan, (200, 133), &SMALL).unwrap();
+        assert_eq!((rgb.width, rgb.height), (200, 133));
+        assert_eq!(rgb_of(&out.bytes).width, 200);
+    }
+
+    /// The same file for the image preset (1620x1080) needs the full 6 MP decode.
+    #[test]
+    fn a_jpeg_whose_decode_for_the_preset_is_over_max_pixels_is_refused() {
+        let why = too_large(process(&test_jpeg(3000, 2000), Preset::Image, &SMALL));
+        assert!(why.contains("3000x2000 decodes to 3000x2000"), "{why}");
+    }
+
+    /// Only the header is there: a decode would fail as corrupt, so `image_too_large` shows
+    /// the refusal came first.
+    #[test]
+    fn a_jpeg_over_max_declared_pixels_is_refused_before_decoding() {
+        let jpeg = test_jpeg(4000, 3000);
+        let scan = jpeg.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
+        let header_only = &jpeg[..scan + 32];
+        let why = too_large(process(header_only, Preset::Profile, &SMALL));
+        assert!(why.contains("declares over 10000000"), "{why}");
+        let limits = PixelLimits {
+            max_declared_pixels: 20_000_000,
+            ..SMALL
+        };
+        assert!(matches!(
+            process(header_only, Preset::Profile, &limits),
+            Err(PipelineError::CorruptImage(_))
+        ));
+    }
+
+    #[test]
+    fn a_png_over_max_pixels_is_refused_whatever_the_preset() {
+        let mut png = Vec::new();
+        image::RgbImage::from_pixel(1500, 1000, image::Rgb([10, 200, 30]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let why = too_large(process(&png, Preset::Profile, &SMALL));
+        assert!(why.contains("1500x1000 is over 1000000"), "{why}");
+        let roomy = PixelLimits {
+            max_pixels: 2_000_000,
+            ..SMALL
+        };
+        assert_eq!(process(&png, Preset::Profile, &roomy).unwrap().width, 200);
+    }
+
+    /// Progressive JPEGs scale on output but are buffered whole; lossless ones do not scale.
+    /// Both keep the limit on their declared size. CMYK ones scale like any baseline JPEG.
+    #[test]
+    fn progressive_and_lossless_jpegs_keep_the_limit_and_cmyk_ones_scale() {
+        let roomy = PixelLimits {
+            max_pixels: 2_000_000,
+            ..SMALL
+        };
+        for (name, jpeg) in [
+            ("progressive", progressive_jpeg(1500, 1000)),
+            ("lossless", lossless_jpeg(1500, 1000)),
+        ] {
+            let why = too_large(process(&jpeg, Preset::Profile, &SMALL));
+            assert!(why.contains("1500x1000 is over 1000000"), "{name}: {why}");
+            let out = process(&jpeg, Preset::Profile, &roomy).unwrap();
+            assert_eq!((out.width, out.height), (200, 133), "{name}");
+        }
+        let cmyk = cmyk_jpeg(3000, 2000);
+        let out = process(&cmyk, Preset::Profile, &SMALL).unwrap();
+        assert_eq!((out.width, out.height), (200, 133));
+    }
 
     #[test]
     fn every_chroma_subsampling_uploads_whichever_path_takes_it() {
@@ -91,7 +186,8 @@ mod tests {
     }
 
     fn planes_of(jpeg: &[u8], header: &Header, target: (u32, u32)) -> planar::Planes {
-        match planar::decode(jpeg, header, target).unwrap() {
+        let plan = decode::plan(header, target, &LIMITS).unwrap();
+        match planar::decode(jpeg, header, plan).unwrap() {
             planar::PlaneDecode::Decoded(planes) => planes,
             planar::PlaneDecode::Refused(why) => panic!("planar path refused: {why}"),
         }
@@ -104,9 +200,11 @@ mod tests {
         assert!(route::takes_planes(&header, Job::Upload));
         for target in [(200, 140), (640, 448), (1001, 701)] {
             let planar = from_planes(planes_of(&jpeg, &header, target), &header, target).unwrap();
-            let pixels = from_pixels(&jpeg, &header, target, &LIMITS).unwrap();
+            let plan = decode::plan(&header, target, &LIMITS).unwrap();
+            let pixels = from_pixels(&jpeg, &header, plan, target, &LIMITS).unwrap();
             assert_eq!((planar.width, planar.height), target);
-            let full = decode::decode(&jpeg, &header, (1001, 701), &LIMITS).unwrap();
+            let whole = decode::plan(&header, (1001, 701), &LIMITS).unwrap();
+            let full = decode::decode(&jpeg, &header, whole, &LIMITS).unwrap();
             let reference = resize::resize_region(full.pixels, full.area, target).unwrap();
             let (a, b) = (rgb_of(&planar.bytes), rgb_of(&pixels.bytes));
             // Both end as JPEG 4:2:0, so both lose chroma detail the reference keeps; the
@@ -134,7 +232,8 @@ mod tests {
         let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
         let target = (200, 160);
         let resample = |decode_to: (u32, u32), exact: bool| {
-            let decoded = decode::decode(&jpeg, &header, decode_to, &LIMITS).unwrap();
+            let plan = decode::plan(&header, decode_to, &LIMITS).unwrap();
+            let decoded = decode::decode(&jpeg, &header, plan, &LIMITS).unwrap();
             let area = if exact {
                 decoded.area
             } else {

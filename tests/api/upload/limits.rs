@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 
 use super::photo;
-use crate::harness::{Multipart, TestApp, config_with, corpus_image};
+use crate::harness::{Multipart, TestApp, config_with, corpus_image, inspect};
 
 #[tokio::test]
 async fn more_files_than_allowed_is_too_many_files() {
@@ -98,6 +98,44 @@ async fn mixed_outcomes_answer_207_with_failures_in_place() {
     assert_eq!(items[1]["error"]["code"], "unsupported_format");
     assert_eq!(items[1]["index"], 1);
     assert_eq!(items[2]["error"]["code"], "image_too_large");
+}
+
+/// The rule for 108 and 200 MP phone photos, at test scale: a 2725x2225 (6 MP) baseline JPEG
+/// over `--max-pixels` 1 MP is taken for the profile preset (decoded at 1/8: 341x279), refused
+/// for the image preset (1323x1080 needs a 1/2 decode, 1.5 MP), and refused from its header
+/// alone once it declares more than `--max-declared-pixels`.
+#[tokio::test]
+async fn a_jpeg_over_max_pixels_is_taken_when_its_scaled_decode_is_under_and_max_declared_allows() {
+    let photo = corpus_image("2569067123_aca715a2ee_o.jpg");
+    let form = Multipart::new().file("phone.jpg", "image/jpeg", photo);
+    let app = TestApp::with_config(config_with(&[
+        "--max-pixels",
+        "1000000",
+        "--max-declared-pixels",
+        "8000000",
+    ]));
+    let response = app.upload("type=profile", &form).await;
+    response.assert_status(StatusCode::OK, "scaled decode under --max-pixels");
+    let key = response.json()[0]["key"].as_str().unwrap().to_owned();
+    let stored = inspect(&std::fs::read(app.data_dir().join(&key)).unwrap());
+    assert_eq!((stored.width, stored.height), (200, 163));
+    let response = app.upload("type=image", &form).await;
+    assert_eq!(
+        (response.status, response.error_code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "image_too_large")
+    );
+
+    let app = TestApp::with_config(config_with(&[
+        "--max-pixels",
+        "1000000",
+        "--max-declared-pixels",
+        "5000000",
+    ]));
+    let response = app.upload("type=profile", &form).await;
+    assert_eq!(
+        (response.status, response.error_code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "image_too_large")
+    );
 }
 
 #[tokio::test]
