@@ -3,7 +3,6 @@
 Every ratio is pixgate / sharp (or ours / peer) per round, then the median over rounds and its min-max.
 usage: python3 scripts/bench/report.py   (scripts/bench/run calls it; REPORT_ONLY=1 scripts/bench/run too)"""
 import json
-import time
 import os
 import statistics
 
@@ -420,37 +419,6 @@ def chart(card):
     return True
 
 
-DIRECT_RESULTS = os.path.join(ROOT, "target/bench/direct/results.json")
-
-
-def direct_section(body):
-    """(f): very large phone JPEGs through the direct upload path (scripts/bench/direct_upload.py)."""
-    if not os.path.exists(DIRECT_RESULTS):
-        return
-    results = json.load(open(DIRECT_RESULTS))
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(DIRECT_RESULTS)))
-    body.append("## (f) Very large phone photos, direct upload\n")
-    body.append(f"Measured {when} by `scripts/bench/direct_upload.py` (part `direct` of `scripts/bench/run`): a "
-                "phone-like JPEG (gradients and noise, quality 90) sent to a fresh `pixgate serve` the way a client "
-                "does it (multipart create, batch-signed part URLs, 5 MiB PUTs, complete), the server's peak RSS "
-                "(VmHWM) read from /proc after the complete; sharp processes the same file to the same box in a "
-                "fresh Node process (`sharp.concurrency(1)`, peak RSS from `process.resourceUsage()`). Medians of "
-                f"{len(next(iter(results.values()))['runs']['pixgate'])} runs.\n")
-    body.append("| photo | file | pixgate peak RSS (idle) | complete call | stored | sharp peak RSS | sharp time | RSS pixgate / sharp |")
-    body.append("|---|---:|---:|---:|---|---:|---:|---:|")
-    for size, entry in results.items():
-        s = entry["summary"]
-        sharp_rss = f"{s['sharp_peak_rss_mib']:.0f} MiB" if "sharp_peak_rss_mib" in s else "–"
-        sharp_s = f"{s['sharp_s']:.2f} s" if "sharp_s" in s else "–"
-        ratio = f"{s['rss_ratio_pixgate_to_sharp']:.2f}×" if "rss_ratio_pixgate_to_sharp" in s else "–"
-        body.append(f"| {size} ({s['megapixels']:.0f} MP) | {s['file_mib']:.1f} MiB | "
-                    f"{s['pixgate_peak_rss_mib']:.0f} MiB ({s['pixgate_idle_rss_mib']:.0f}) | "
-                    f"{s['pixgate_complete_s']:.2f} s | {s['pixgate_stored']} | {sharp_rss} | {sharp_s} | {ratio} |")
-    body.append("\nThe complete call joins the parts, reads the staged original (its size checked first), decodes it "
-                "DCT-scaled and stores the result; the pixgate figure is the whole server process, the staged bytes "
-                "included. Target: about 150 MiB for 200 MP.\n")
-
-
 KEPT_START, KEPT_END = "<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"
 
 
@@ -475,7 +443,6 @@ def main():
     quality_section(res, card, body)
     zip_section(res, card, body)
     cost_section(res, body, cost_inputs)
-    direct_section(body)
     has_chart = chart(card)
 
     out = ["# Benchmarks: pixgate vs sharp\n"]
