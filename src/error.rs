@@ -219,10 +219,12 @@ impl ApiError {
         self.respond(index, None)
     }
 
-    /// The answer of a direct upload call: the same, plus the message at the top level,
-    /// where Uppy's client reads it (it shows a 4xx's `message` to the user as it is).
+    /// The answer of a direct upload call: the same, plus `"{code}: {message}"` at the top
+    /// level, where Uppy's client reads it: it shows a 4xx's `message` as it is and passes
+    /// nothing else on, so the code rides in the text.
     pub fn response_for_uppy(&self) -> Response {
-        self.respond(None, Some(self.public_message()))
+        let top = format!("{}: {}", self.code().as_str(), self.public_message());
+        self.respond(None, Some(top))
     }
 
     fn respond(&self, index: Option<usize>, top_message: Option<String>) -> Response {

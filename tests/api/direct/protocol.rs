@@ -60,7 +60,11 @@ async fn a_48_mp_photo_in_5_mib_parts(backend: Backend) {
     let item = done.expect(200, "complete").clone();
     assert_eq!(other.status, 409, "{}", other.body);
     assert_eq!(other.code(), "upload_in_progress");
-    assert_eq!(other.body["message"], other.body["error"]["message"]);
+    let top = format!(
+        "upload_in_progress: {}",
+        other.body["error"]["message"].as_str().unwrap()
+    );
+    assert_eq!(other.body["message"], top.as_str());
     check_stored(&direct, &item, "images", 1920).await;
     assert_eq!(item["originalName"], "IMG_0001.jpg");
     assert!(!direct.staged(&key).await, "nothing stays staged");
