@@ -25,7 +25,11 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
              key, so a direct upload started on one instance is refused by another"
         );
     }
-    let config = config.without_rate_limit();
+    let mut config = config.without_rate_limit();
+    // The page is for people trying pixgate; a deployed API serves it only when asked to.
+    if std::env::var_os("PIXGATE_UI").is_none() {
+        config = config.without_ui();
+    }
     let service = service(AppState::from_config(config).await);
     if streaming {
         lambda_http::run_with_streaming_response(service).await

@@ -160,6 +160,12 @@ impl Config {
         self.auth.rate_limit = None;
         self
     }
+
+    /// The same configuration without the upload page.
+    pub fn without_ui(mut self) -> Self {
+        self.http.ui = false;
+        self
+    }
 }
 
 #[cfg(test)]

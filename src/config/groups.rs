@@ -53,6 +53,11 @@ pub struct HttpConfig {
     /// `InvokeMode: RESPONSE_STREAM`), so answers larger than 6 MB are not refused.
     #[arg(long, env = "PIXGATE_LAMBDA_STREAMING", value_name = "PIXGATE_LAMBDA_STREAMING", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub lambda_streaming: bool,
+
+    /// Serve the upload page at `GET /` (its assets under `/ui/`). Under Lambda it is off unless
+    /// this variable is set.
+    #[arg(long, env = "PIXGATE_UI", value_name = "PIXGATE_UI", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ui: bool,
 }
 
 /// Where uploaded objects are kept.

@@ -9,6 +9,7 @@ pub mod direct;
 pub mod files;
 pub mod head_limits;
 mod log;
+pub mod page;
 mod router;
 pub mod staging;
 pub mod transform;

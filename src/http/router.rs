@@ -13,7 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, staging,
+    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, page, staging,
     time_limit, transform, upload,
 };
 use crate::error::ApiError;
@@ -24,6 +24,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.config.http().request_timeout;
     let routes = Router::new()
         .merge(uploads(&state))
+        .merge(page::routes(&state))
         .route("/files/{*key}", get(files::serve))
         .route("/img/{*key}", get(transform::transform))
         .route("/staging/{*key}", put(staging::put))
