@@ -16,6 +16,7 @@ mod hardening;
 mod harness;
 mod lambda_events;
 mod openapi;
+mod page;
 mod rate_limit;
 mod s3_backend;
 mod s3_faults;
