@@ -19,6 +19,8 @@ import {
 
 const PHOTOS = ['DSCN0010.jpg', 'Landscape_1.jpg'];
 const UPLOAD_DONE = 60000;
+// A test that hangs fails instead of holding the suite (the slowest takes ~15 s).
+const TEST = { timeout: 90000 };
 
 let browser;
 let inputs;
@@ -33,20 +35,22 @@ after(async () => {
   inputs?.remove();
 });
 
-/// A fresh pixgate and a page on it; `done()` closes both and checks the console stayed clean.
+/// A fresh pixgate (`args` added to `serve`) and a page in a fresh browser context, both closed
+/// when the test ends; `assertCleanConsole()` fails on console errors and warnings but the
+/// expected 4xx lines and what `allow` matches.
 async function session(t, { args = [], allow = [], viewport = { width: 1280, height: 900 } } = {}) {
   const server = await startPixgate(args);
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
-  const console = watchConsole(page, allow);
+  const logged = watchConsole(page, allow);
   const requests = recordRequests(page);
   t.after(async () => {
     await context.close();
     await server.stop();
   });
   return {
-    server, page, requests, console,
-    assertCleanConsole: () => assert.deepEqual(console.unexpected(), [], 'console errors or warnings'),
+    server, page, requests, console: logged,
+    assertCleanConsole: () => assert.deepEqual(logged.unexpected(), [], 'console errors or warnings'),
   };
 }
 
@@ -66,7 +70,7 @@ function imageFit([width, height]) {
   return [Math.round(width * scale), Math.round(height * scale)];
 }
 
-test('uploads two photos through POST /upload and a 48 MP one through /direct, with previews and answers', async (t) => {
+test('uploads two photos through POST /upload and a 48 MP one through /direct, with previews and answers', TEST, async (t) => {
   const { server, page, requests, assertCleanConsole } = await session(t);
   await page.goto(`${server.origin}/`);
   const files = [inputs.corpus[PHOTOS[0]], inputs.corpus[PHOTOS[1]], inputs.big];
@@ -153,7 +157,7 @@ test('uploads two photos through POST /upload and a 48 MP one through /direct, w
 // NetworkError, so each refusal the page shows is also logged as "This looks like a network error".
 const UPPY_REFUSAL = /^\[Uppy\] \[[\d:]+\] This looks like a network error, the endpoint might be blocked/;
 
-test('shows the error code of a text file and of a truncated JPEG, and stores nothing', async (t) => {
+test('shows the error code of a text file and of a truncated JPEG, and stores nothing', TEST, async (t) => {
   const { server, page, console: seen, assertCleanConsole } = await session(t, { allow: [UPPY_REFUSAL] });
   await page.goto(`${server.origin}/`);
   await upload(page, [inputs.text, inputs.truncated]);
@@ -179,7 +183,7 @@ test('shows the error code of a text file and of a truncated JPEG, and stores no
   assertCleanConsole();
 });
 
-test('a part PUT lost on the network is retried and the upload completes once', async (t) => {
+test('a part PUT lost on the network is retried and the upload completes once (as a profile)', TEST, async (t) => {
   // Chromium logs the aborted PUT as a failed load; Uppy logs nothing else for a retried part.
   const { server, page, requests, console: seen, assertCleanConsole } = await session(t, {
     allow: [/^Failed to load resource: net::ERR_FAILED$/],
@@ -193,18 +197,23 @@ test('a part PUT lost on the network is retried and the upload completes once', 
     else await route.continue();
   });
   await page.goto(`${server.origin}/`);
+  // The profile type this time: the direct path follows the page's type switch.
+  await page.locator('#type-profile').check();
   await upload(page, [inputs.big]);
 
   assert.equal(await page.locator('#status').textContent(), '1 stored, 0 failed.');
   assert.deepEqual(Object.fromEntries(attempts), { 1: 1, 2: 2, 3: 1 }, 'PUT attempts per part');
   const parts = requests.filter((r) => r.method === 'PUT' && r.path.startsWith('/staging/'));
   assert.equal(parts.length, 4);
-  assert.equal(requests.filter((r) => r.method === 'POST' && /\/complete\b/.test(r.path)).length, 1);
+  assert.equal(requests.filter((r) => r.method === 'POST' && r.path === '/direct/profile/s3/multipart').length, 1);
+  assert.equal(requests.filter((r) => r.method === 'POST' && /^\/direct\/profile\/s3\/multipart\/[^/]+\/complete\b/.test(r.path)).length, 1);
   const log = await page.evaluate(() => window.pixgatePage.log.filter((e) => e.event !== 'progress'));
   assert.deepEqual(log.map(({ event, name, via }) => ({ event, name, via })),
     [{ event: 'success', name: 'big-48mp.jpg', via: 'direct' }]);
-  const stored = storedImages(server.dataDir);
-  assert.deepEqual(stored, [log[0].key]);
+  assert.deepEqual(storedImages(server.dataDir), [log[0].key]);
+  assert.match(log[0].key, /^profile\//);
+  const item = JSON.parse(await page.locator('#results li.result pre.raw-json').textContent()); // a direct complete answers the item
+  assert.deepEqual([item.key, item.width, item.height], [log[0].key, 200, 150]);
   assert.equal(seen.seen.filter((m) => /ERR_FAILED/.test(m.text)).length, 1, 'one failed load: the aborted PUT');
   assertCleanConsole();
 });
@@ -294,7 +303,7 @@ async function watchUploadWire(page) {
   return { wire, corsErrors };
 }
 
-test('another origin: an allowed one uploads with fetch and XHR, an unlisted one is refused', async (t) => {
+test('another origin: an allowed one uploads with fetch and XHR, an unlisted one is refused', TEST, async (t) => {
   // The pages need pixgate's origin and pixgate needs the allowed page's: they are written when
   // asked for, once pixgate runs.
   let pixgateOrigin;
@@ -355,7 +364,7 @@ test('another origin: an allowed one uploads with fetch and XHR, an unlisted one
   assertCleanConsole();
 });
 
-test('on a phone-sized viewport: no horizontal scroll, type and upload reachable by keyboard', async (t) => {
+test('on a phone-sized viewport: no horizontal scroll, type and upload reachable by keyboard', TEST, async (t) => {
   const { server, page, assertCleanConsole } = await session(t, { viewport: { width: 390, height: 844 } });
   await page.goto(`${server.origin}/`);
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
