@@ -2,10 +2,10 @@
 // waited for on /healthz, stopped at the end), Chromium through playwright-core, the test images,
 // and a console watcher that fails a test on any console error or warning the test did not expect.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -31,10 +31,13 @@ export async function startPixgate(extraArgs = []) {
   if (!existsSync(pixgateBin)) throw new Error(`no pixgate binary at ${pixgateBin} (set PIXGATE_BIN or cargo build)`);
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-page-'));
+  // Only the flags configure it (no PIXGATE_* from the caller's environment), and it logs at
+  // info: its "listening" line is what the readiness wait below waits on.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PIXGATE_')));
   const child = spawn(pixgateBin, [
     'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--shutdown-timeout-secs', '1',
     ...extraArgs,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, NO_COLOR: '1', RUST_LOG: 'info' } });
   let output = '';
   let chunks = 0;
   let nextChunk = null;
