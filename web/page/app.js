@@ -61,7 +61,7 @@
   for (const input of document.querySelectorAll('input[name="type"]')) {
     input.addEventListener('change', () => {
       uppy.getPlugin('XHRUpload').setOptions({ endpoint: `/upload?type=${uploadType()}` });
-      uppy.getPlugin('AwsS3').setOptions({ endpoint: `/direct/${uploadType()}` });
+      uppy.getPlugin('AwsS3Multipart').setOptions({ endpoint: `/direct/${uploadType()}` });
     });
   }
 
