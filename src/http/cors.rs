@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
-    ORIGIN, VARY,
+    HOST, ORIGIN, VARY,
 };
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -36,9 +36,9 @@ pub async fn cors(
         (AllowedOrigins::Any, _) => Some(HeaderValue::from_static("*")),
         (AllowedOrigins::List(_), None) => None,
         (AllowedOrigins::List(list), Some(origin)) => {
-            let listed = origin
-                .to_str()
-                .is_ok_and(|o| list.iter().any(|allowed| allowed == o));
+            let listed = origin.to_str().is_ok_and(|o| {
+                list.iter().any(|allowed| allowed == o) || is_same_origin(o, request.headers())
+            });
             if !listed {
                 let mut response = ApiError::OriginNotAllowed.into_response();
                 response
@@ -69,6 +69,17 @@ pub async fn cors(
         headers.append(VARY, HeaderValue::from_static("origin"));
     }
     response
+}
+
+/// Whether `origin` is this server as the request reached it (`http(s)://{Host}`): a browser
+/// sends `Origin` on its own page's POSTs too, and pixgate's upload page must not need listing.
+fn is_same_origin(origin: &str, headers: &axum::http::HeaderMap) -> bool {
+    let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    ["http://", "https://"]
+        .iter()
+        .any(|scheme| origin.strip_prefix(scheme) == Some(host))
 }
 
 /// Any OPTIONS request, preflight or not, asks what a resource allows. Routing knows: no route

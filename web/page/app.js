@@ -21,7 +21,18 @@
     `up to ${mib(config.directMaxBytes)}, go straight to storage in ${mib(config.partBytes)} parts ` +
     `(/direct/{type}, resumable), then pixgate processes them the same way.`;
 
+  // Uppy logs every failed upload as a console error. A refusal pixgate explained ("code: message")
+  // is shown on the page with the file, so it is logged as information; anything else stays an error.
+  const explained = (args) => /(^|\] )[a-z_]+: /.test(args.map((arg) => String(arg && arg.message || arg)).join(' '));
+  // Warnings stay quiet, as with Uppy's default logger (a thumbnail it cannot draw, for instance).
+  const logger = {
+    debug: () => {},
+    warn: () => {},
+    error: (...args) => (explained(args) ? console.info : console.error)(...args),
+  };
+
   const uppy = new Uppy({
+    logger,
     autoProceed: false,
     restrictions: { maxFileSize: config.directMaxBytes, maxNumberOfFiles: 20 },
   });
@@ -48,6 +59,13 @@
     timeout: 0,
     // A refusal (4xx) is final: the same file would be refused again. Retry what may pass.
     shouldRetry: (xhr) => xhr.status === 0 || xhr.status === 429 || xhr.status >= 500,
+    // Uppy takes any other answer than 2xx for a network error; say what pixgate said instead.
+    onAfterResponse: (xhr) => {
+      if (xhr.status >= 400 && xhr.status < 500 && xhr.status !== 429) {
+        const { code, message } = errorOf({}, xhr);
+        throw new Error(`${code}: ${message}`);
+      }
+    },
   });
   uppy.addUploader = (uploader) => addUploader(routedTo('direct', uploader));
   uppy.use(AwsS3, {
