@@ -153,14 +153,20 @@ async fn options_lists_exactly_the_methods_of_each_route() {
 #[tokio::test]
 async fn the_servers_own_origin_needs_no_listing() {
     let app = TestApp::with_config(config_with(&["--allowed-origins", "https://chat.example"]));
-    let own = [("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")];
+    let own = [
+        ("host", "127.0.0.1:3000"),
+        ("origin", "http://127.0.0.1:3000"),
+    ];
     let answer = app.get_with("/healthz", &own).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(
         answer.header("access-control-allow-origin"),
         Some("http://127.0.0.1:3000")
     );
-    let other = [("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3001")];
+    let other = [
+        ("host", "127.0.0.1:3000"),
+        ("origin", "http://127.0.0.1:3001"),
+    ];
     let refused = app.get_with("/healthz", &other).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.error_code(), "origin_not_allowed");
