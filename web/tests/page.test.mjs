@@ -362,6 +362,13 @@ test('another origin: an allowed one uploads with fetch and XHR, an unlisted one
   assert.deepEqual(corsErrors.items, ['MissingAllowOriginHeader', 'PreflightMissingAllowOriginHeader']);
   assert.deepEqual(storedImages(server.dataDir).sort(), keys, 'nothing stored for the unlisted origin');
   assert.deepEqual(seen.seen.map(({ text }) => blocked.findIndex((pattern) => pattern.test(text))).sort(), [0, 1, 2, 2]);
+
+  // pixgate's own page needs no listing: Chromium sends its Origin on the page's POSTs, and it is
+  // the server's own.
+  await page.goto(`${server.origin}/`);
+  await upload(page, [inputs.corpus[PHOTOS[0]]]);
+  assert.equal(await page.locator('#status').textContent(), '1 stored, 0 failed.');
+  assert.equal(storedImages(server.dataDir).length, keys.length + 1);
   assertCleanConsole();
 });
 
