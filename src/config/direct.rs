@@ -8,10 +8,7 @@ use clap::Args;
 use super::values::{Prefix, SigningKey, seconds};
 use super::{ConfigError, Limits, TransformConfig, UploadConfig, conflict};
 use crate::storage::random_hex;
-
-/// The longest a signed URL may live: a Lambda role's credentials (which sign S3's URLs) may
-/// expire after an hour, taking every URL they signed with them.
-const MAX_URL_TTL: Duration = Duration::from_secs(3600);
+use crate::storage::staging::MAX_URL_TTL;
 
 /// S3's largest single PUT.
 const MAX_DIRECT_BYTES: u64 = 5 << 30;

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::{not_modified, strong_etag, with_etag};
 use crate::error::ApiError;
-use crate::service::MIN_PART_BYTES;
 use crate::state::AppState;
+use crate::storage::staging::MIN_PART_BYTES;
 
 const INDEX: &str = include_str!("../../web/page/index.html");
 

@@ -17,11 +17,10 @@ use sha2::Sha256;
 
 use super::{ServiceError, StoredImage, UploadMemory, Uploads};
 use crate::pipeline::{PipelineError, Preset};
-use crate::storage::staging::{PartInfo, SignedPut, Signing, SinglePut, StagingError};
+use crate::storage::staging::{
+    MIN_PART_BYTES, PartInfo, SignedPut, Signing, SinglePut, StagingError,
+};
 use crate::storage::{SharedStaging, random_hex};
-
-/// S3's smallest part (but the last): the part count a size limit allows follows from it.
-pub const MIN_PART_BYTES: u64 = 5 << 20;
 
 /// Hex digits of the random part and of the MAC in a staging id.
 const ID_HEX: usize = 32;

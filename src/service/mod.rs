@@ -8,7 +8,7 @@ mod render;
 mod upload;
 mod workers;
 
-pub use direct::{Destination, DirectError, DirectSettings, DirectUploads, MIN_PART_BYTES};
+pub use direct::{Destination, DirectError, DirectSettings, DirectUploads};
 pub use memory::{MemoryShare, UploadMemory};
 pub use render::{RenderCapacity, RenderedObject, Renders};
 pub use upload::{StoredImage, Uploads};

@@ -11,6 +11,14 @@ use bytes::Bytes;
 
 use super::StoreError;
 
+/// S3's smallest part but the last: the disk staging area checks it as S3 does, and the part count
+/// a size limit allows follows from it.
+pub const MIN_PART_BYTES: u64 = 5 << 20;
+
+/// The longest a signed URL may live: a Lambda role's credentials (which sign S3's URLs) may
+/// expire after an hour, taking every URL they signed with them.
+pub const MAX_URL_TTL: Duration = Duration::from_secs(3600);
+
 /// A URL the client may PUT to, and the headers it must send with it (they are signed).
 #[derive(Debug, Clone)]
 pub struct SignedPut {

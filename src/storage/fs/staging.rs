@@ -25,8 +25,8 @@ use super::read::{is_missing, read_plain_file};
 use super::write::{TempFile, create_dirs, sync_dir};
 use crate::storage::is_safe_key;
 use crate::storage::staging::{
-    PartInfo, PutRefusal, SignedPut, Signing, SinglePut, StagedObject, Staging, StagingError,
-    bare_etag, random_hex,
+    MAX_URL_TTL, MIN_PART_BYTES, PartInfo, PutRefusal, SignedPut, Signing, SinglePut, StagedObject,
+    Staging, StagingError, bare_etag, random_hex,
 };
 
 pub use signed_url::Grant;
@@ -35,11 +35,7 @@ const META: &str = "meta.json";
 /// Markers of used URLs, under the data directory; no key reaches it (a key segment never
 /// starts with a dot). A marker outlives its URL by the longest URL TTL, then is swept.
 const USED_DIR: &str = ".staging-used";
-const MAX_URL_TTL: Duration = Duration::from_secs(3600);
 const OBJECT: &str = "object";
-/// S3's smallest part but the last: kept here so a client that works against disk works
-/// against S3.
-pub const MIN_PART_BYTES: u64 = 5 << 20;
 
 #[derive(Debug)]
 pub struct FsStaging {
@@ -95,6 +91,7 @@ impl FsStaging {
         let (sender, receiver) = mpsc::channel::<Option<Bytes>>(8);
         let target = Target {
             root: self.root.clone(),
+            relative: Self::relative(key)?.to_path_buf(),
             dir,
             grant,
             budget,
@@ -156,12 +153,17 @@ impl FsStaging {
         Ok(Budget::AtMost { left, max })
     }
 
-    /// The directory of a staged key; refuses a key that could leave the data directory.
-    fn dir(&self, key: &str) -> Result<PathBuf, StagingError> {
+    /// A staged key as a path relative to the data directory; refuses a key that could leave it.
+    fn relative(key: &str) -> Result<&Path, StagingError> {
         if !is_safe_key(key) {
             return Err(crate::storage::StoreError::InvalidKey.into());
         }
-        Ok(self.root.join(key))
+        Ok(Path::new(key))
+    }
+
+    /// The directory of a staged key.
+    fn dir(&self, key: &str) -> Result<PathBuf, StagingError> {
+        Ok(self.root.join(Self::relative(key)?))
     }
 
     /// Removes staged directories under `incoming` untouched for `ttl`, and markers of URLs
@@ -218,6 +220,8 @@ enum Budget {
 /// One PUT's write, run whole on a blocking thread.
 struct Target {
     root: PathBuf,
+    /// The key's directory, relative to `root` and as a whole path.
+    relative: PathBuf,
     dir: PathBuf,
     grant: Grant,
     budget: Budget,
@@ -227,14 +231,10 @@ impl Target {
     /// Writes what arrives on `chunks` to a temp file until the end-of-body marker (`None`);
     /// a closed channel without it means the body broke off, and nothing is published.
     fn write(self, mut chunks: mpsc::Receiver<Option<Bytes>>) -> Result<String, StagingError> {
-        let relative = self
-            .dir
-            .strip_prefix(&self.root)
-            .map_err(io::Error::other)?;
         if used_marker(&self.root, &self.grant.nonce).exists() {
             return Err(PutRefusal::Reused.into());
         }
-        create_dirs(&self.root, relative)?;
+        create_dirs(&self.root, &self.relative)?;
         let temp = TempFile::create(&self.dir, "upload")?;
         let mut hasher = Sha256::new();
         let mut written: u64 = 0;
@@ -442,7 +442,7 @@ impl Staging for FsStaging {
         content_type: &str,
         original_name: Option<&str>,
     ) -> Result<String, StagingError> {
-        let dir = self.dir(key)?;
+        let relative = Self::relative(key)?.to_path_buf();
         let upload_id = random_hex(16);
         let meta = Meta {
             upload_id: Some(upload_id.clone()),
@@ -451,8 +451,7 @@ impl Staging for FsStaging {
         };
         let root = self.root.clone();
         blocking(move || {
-            let relative = dir.strip_prefix(&root).map_err(io::Error::other)?;
-            let dir = create_dirs(&root, relative)?;
+            let dir = create_dirs(&root, &relative)?;
             write_meta(&dir, &meta)?;
             sync_dir(&dir)
         })
@@ -501,20 +500,16 @@ impl Staging for FsStaging {
     }
 
     async fn staged_size(&self, key: &str) -> Result<Option<u64>, StagingError> {
-        let (root, relative) = (self.root.clone(), self.dir(key)?.join(OBJECT));
-        let metadata = blocking(move || {
-            let relative = relative.strip_prefix(&root).map_err(io::Error::other)?;
-            super::read::plain_file_metadata(&root, relative)
-        })
-        .await?;
+        let (root, object) = (self.root.clone(), Self::relative(key)?.join(OBJECT));
+        let metadata = blocking(move || super::read::plain_file_metadata(&root, &object)).await?;
         Ok(metadata.map(|m| m.len()))
     }
 
     async fn read(&self, key: &str) -> Result<Option<StagedObject>, StagingError> {
         let (root, dir) = (self.root.clone(), self.dir(key)?);
+        let object = Self::relative(key)?.join(OBJECT);
         blocking(move || {
-            let relative = dir.strip_prefix(&root).map_err(io::Error::other)?;
-            let Some((bytes, _)) = read_plain_file(&root, &relative.join(OBJECT))? else {
+            let Some((bytes, _)) = read_plain_file(&root, &object)? else {
                 return Ok(None);
             };
             let meta = read_meta(&dir)?.unwrap_or_default();
