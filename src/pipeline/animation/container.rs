@@ -1,5 +1,5 @@
 //! What an animated file's container says, read without decoding a pixel: frame count, total
-//! duration, loop count, canvas size, and for GIFs the largest colour table. Walking the blocks
+//! duration, loop count and canvas size. Walking the blocks
 //! of a GIF, the chunks of a WebP or a PNG is a few comparisons per frame, so a file declaring
 //! 100,000 frames is measured (and refused) in about a millisecond, long before the first frame
 //! would be decoded. A file this walk cannot follow to its end is counted as far as it goes;
@@ -17,8 +17,6 @@ pub struct Container {
     pub duration_ms: u64,
     /// How many times to play: 0 forever (WebP's meaning, which APNG shares).
     pub loop_count: u32,
-    /// GIF only: entries in the largest colour table (global or local), at most 256.
-    pub palette: Option<u16>,
 }
 
 /// The container of an animation, or `None` for a still image (one frame, or a format that
@@ -63,11 +61,9 @@ fn gif(bytes: &[u8]) -> Option<Container> {
     let width = u32::from(u16_le(bytes, 6)?);
     let height = u32::from(u16_le(bytes, 8)?);
     let flags = *bytes.get(10)?;
-    let mut palette = 0u16;
     let mut at = 13;
     if flags & 0x80 != 0 {
-        palette = 2 << (flags & 7);
-        at += 3 * usize::from(palette);
+        at += 3 * (2usize << (flags & 7));
     }
     let container = Container {
         width,
@@ -75,29 +71,20 @@ fn gif(bytes: &[u8]) -> Option<Container> {
         frames: 0,
         duration_ms: 0,
         loop_count: 1,
-        palette: None,
     };
     let mut walk = GifWalk {
         container,
-        palette,
         delay_cs: 0,
     };
     while let Some(next) = walk.block(bytes, at) {
         at = next;
     }
-    let GifWalk {
-        mut container,
-        palette,
-        ..
-    } = walk;
-    container.palette = Some(palette);
-    Some(container)
+    Some(walk.container)
 }
 
 /// The state of a walk through a GIF's blocks.
 struct GifWalk {
     container: Container,
-    palette: u16,
     /// The delay the last graphic control extension set for the next frame.
     delay_cs: u64,
 }
@@ -128,9 +115,7 @@ impl GifWalk {
                 let local = *bytes.get(at + 9)?;
                 let mut data = at + 10;
                 if local & 0x80 != 0 {
-                    let entries = 2u16 << (local & 7);
-                    self.palette = self.palette.max(entries);
-                    data += 3 * usize::from(entries);
+                    data += 3 * (2usize << (local & 7));
                 }
                 // Counted once its descriptor is there: a frame cut short is the decoder's
                 // to refuse.
@@ -191,7 +176,6 @@ fn webp(bytes: &[u8]) -> Option<Container> {
         frames: 0,
         duration_ms: 0,
         loop_count: 0,
-        palette: None,
     };
     for (fourcc, payload) in chunks {
         match fourcc {
@@ -233,7 +217,6 @@ fn apng(bytes: &[u8]) -> Option<Container> {
                     frames: 0,
                     duration_ms: 0,
                     loop_count: u32_be(data, 4)?,
-                    palette: None,
                 });
             }
             b"fcTL" => {
@@ -272,7 +255,6 @@ mod tests {
             (c.width, c.height, c.frames, c.duration_ms, c.loop_count),
             (1, 1, 3, 210, 0)
         );
-        assert_eq!(c.palette, Some(2));
         assert_eq!(
             read(&tiny_gif(2, 0, Some(3)), SourceFormat::Gif)
                 .unwrap()

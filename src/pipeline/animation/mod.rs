@@ -65,11 +65,12 @@ pub struct Encoded {
     pub height: u32,
 }
 
-/// GIFs whose largest colour table has at most this many entries are encoded lossless where
-/// that is smaller, frame by frame (libwebp's mixed mode): drawings, stickers and screen
-/// captures, where lossless is exact and often smaller than lossy. Photographic GIFs use full
-/// 256-entry tables; trying lossless on them costs time and is never smaller.
-const SMALL_PALETTE: u16 = 64;
+/// GIFs whose first frame shows at most this many colours are encoded lossless where that is
+/// smaller, frame by frame (libwebp's mixed mode): drawings, stickers and screen captures, where
+/// lossless is exact and often smaller than lossy. Photographic GIFs use most of their 256
+/// colours; trying lossless on them doubles the encoding time and is never smaller. (The colour
+/// table's size says little: encoders write 256-entry tables for 10-colour images.)
+const SMALL_PALETTE: usize = 64;
 
 /// The animation in `bytes`, or `None` for a still image (a single frame takes the still path).
 pub fn detect(bytes: &[u8], format: SourceFormat) -> Option<Container> {
@@ -115,13 +116,12 @@ pub fn upload(
     limits: &PixelLimits,
 ) -> Result<Encoded, PipelineError> {
     check_limits(container, &limits.animation)?;
-    let small_palette = container
-        .palette
-        .is_some_and(|entries| entries <= SMALL_PALETTE);
-    let compression = if small_palette {
-        Compression::Mixed(DEFAULT_QUALITY)
-    } else {
-        Compression::Lossy(DEFAULT_QUALITY)
+    let compression = |first: &Pixels| {
+        if header.format == SourceFormat::Gif && colours_up_to(first, SMALL_PALETTE) {
+            Compression::Mixed(DEFAULT_QUALITY)
+        } else {
+            Compression::Lossy(DEFAULT_QUALITY)
+        }
     };
     let upright = header.stored_dimensions_of(stored_target.0, stored_target.1);
     let job = Job {
@@ -130,7 +130,7 @@ pub fn upload(
         container,
         limits,
         size: upright,
-        compression,
+        compression: &compression,
         cancel: &CancelFlag::default(),
     };
     job.run(|frame| {
@@ -168,7 +168,7 @@ pub fn render(
         container,
         limits,
         size: (width, height),
-        compression: Compression::Lossy(quality),
+        compression: &|_: &Pixels| Compression::Lossy(quality),
         cancel,
     };
     job.run(|frame| {
@@ -189,7 +189,8 @@ struct Job<'a> {
     limits: &'a PixelLimits,
     /// The output canvas.
     size: (u32, u32),
-    compression: Compression,
+    /// The compression for the animation, chosen on its first composited frame as decoded.
+    compression: &'a dyn Fn(&Pixels) -> Compression,
     cancel: &'a CancelFlag,
 }
 
@@ -202,7 +203,7 @@ impl Job<'_> {
         let canvas = (self.container.width, self.container.height);
         let mut frames = Frames::open(self.bytes, self.header.format, canvas, self.limits)?;
         let (width, height) = self.size;
-        let mut encoder = Encoder::new(width, height, self.container.loop_count, self.compression)?;
+        let mut encoder = None;
         let (mut decoded, mut duration_ms) = (0u64, 0u64);
         while let Some(frame) = frames.next_frame()? {
             self.cancel.check()?;
@@ -218,16 +219,25 @@ impl Job<'_> {
                     .into(),
                 ));
             }
+            let encoder = match &mut encoder {
+                Some(encoder) => encoder,
+                None => encoder.insert(Encoder::new(
+                    width,
+                    height,
+                    self.container.loop_count,
+                    (self.compression)(&frame.pixels),
+                )?),
+            };
             let shaped = shape(frame.pixels)?;
             let srgb = color::to_srgb(shaped, self.header.icc.as_deref())?;
             encoder.add(&srgb.into_rgba(), frame.duration_ms)?;
             duration_ms += u64::from(frame.duration_ms);
         }
-        if decoded == 0 {
+        let Some(encoder) = encoder else {
             return Err(PipelineError::CorruptImage(
                 "the animation has no frame that decodes".into(),
             ));
-        }
+        };
         let bytes = encoder.finish()?;
         let frames = detect(&bytes, SourceFormat::Webp).map_or(1, |written| written.frames);
         let summary = AnimationSummary {
@@ -241,6 +251,18 @@ impl Job<'_> {
             height,
         })
     }
+}
+
+/// Whether `pixels` (RGBA) show at most `limit` colours, fully transparent pixels aside.
+fn colours_up_to(pixels: &Pixels, limit: usize) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(limit + 1);
+    for px in pixels.data.chunks_exact(4).filter(|px| px[3] != 0) {
+        let colour = u32::from_le_bytes([px[0], px[1], px[2], px[3]]);
+        if seen.insert(colour) && seen.len() > limit {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
