@@ -37,6 +37,7 @@ pub fn render(
     // Checked before the identity answer too (its target is the whole source): a source the
     // pipeline would refuse to decode is not served either.
     let decode_plan = decode::plan(&header, decode_target, limits)?;
+    let animation = animation::detect(bytes, source_format, &limits.animation)?;
     if spec.is_identity() {
         return Ok(Rendition {
             bytes: source.clone(),
@@ -54,7 +55,7 @@ pub fn render(
     // for it, as it does for an AVIF over its size limit. Other formats take the first frame.
     let webp_allowed =
         format == OutputFormat::Webp || (spec.auto_format && format == OutputFormat::Avif);
-    if webp_allowed && let Some(container) = animation::detect(bytes, source_format) {
+    if webp_allowed && let Some(container) = animation {
         let encoded = animation::render(
             bytes,
             &header,

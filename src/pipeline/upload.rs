@@ -27,8 +27,11 @@ pub fn process(
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
     let plan = decode::plan(&header, stored_target, limits)?;
+    // An animation over a limit is refused even when only its first frame would be kept: the
+    // limits describe what an input may be, whichever upload type it is sent as.
+    let animation = animation::detect(bytes, format, &limits.animation)?;
     if animated == AnimationPolicy::Keep
-        && let Some(container) = animation::detect(bytes, format)
+        && let Some(container) = animation
     {
         let encoded = animation::upload(bytes, &header, &container, stored_target, limits)?;
         return Ok(ProcessedImage {

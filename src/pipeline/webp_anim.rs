@@ -8,6 +8,7 @@ use std::ffi::{CStr, c_int};
 
 use libwebp_sys as sys;
 
+use super::pixels::has_transparency;
 use super::webp::{Picture, config, failed, side};
 use super::{Layout, PipelineError, Pixels};
 
@@ -19,6 +20,8 @@ pub struct Encoder {
     height: u32,
     /// When the next frame starts, in ms from the first.
     timestamp: c_int,
+    /// Whether any frame added has a pixel that is not opaque.
+    transparent: bool,
 }
 
 impl Drop for Encoder {
@@ -89,6 +92,7 @@ impl Encoder {
             width,
             height,
             timestamp: 0,
+            transparent: false,
         })
     }
 
@@ -97,6 +101,7 @@ impl Encoder {
         if (frame.width, frame.height) != (self.width, self.height) {
             return Err(failed("frame size differs from the canvas"));
         }
+        self.transparent |= frame.layout == Layout::Rgba8 && has_transparency(&frame.data);
         let mut picture = Picture::from_pixels(frame, true)?;
         // SAFETY: the encoder is live, the picture initialised with the canvas's size, and the
         // config valid; the encoder copies what it keeps of the picture.
@@ -135,9 +140,12 @@ impl Encoder {
             return Err(self.error("assembling the animation"));
         }
         // SAFETY: libwebp wrote `size` bytes at `bytes`; they are copied, then freed once.
-        let bytes = unsafe { std::slice::from_raw_parts(data.bytes, data.size) }.to_vec();
+        let mut bytes = unsafe { std::slice::from_raw_parts(data.bytes, data.size) }.to_vec();
         // SAFETY: `data` holds the buffer Assemble allocated and nothing else frees it.
         unsafe { sys::WebPDataClear(&mut data) };
+        if self.transparent {
+            mark_alpha(&mut bytes);
+        }
         Ok(bytes)
     }
 
@@ -154,6 +162,20 @@ impl Encoder {
                 .into_owned()
         };
         failed(format!("{what}: {detail}"))
+    }
+}
+
+/// Sets the alpha flag of the `VP8X` header. libwebp sets it only when a frame it wrote carries
+/// alpha data, but it crops fully transparent borders off the frames it writes: an animation
+/// whose transparency lies only outside every frame rectangle (the canvas shows through) came
+/// out flagged opaque, and decoders that trust the flag (Pillow, the `image` crate) painted the
+/// transparent parts black. Browsers and libwebp show them transparent either way.
+fn mark_alpha(webp: &mut [u8]) {
+    const ALPHA: u8 = 0x10;
+    if webp.get(12..16) == Some(b"VP8X")
+        && let Some(flags) = webp.get_mut(20)
+    {
+        *flags |= ALPHA;
     }
 }
 
@@ -280,6 +302,31 @@ mod tests {
         );
         assert!(seen[0].0[0] > 200 && seen[1].0[1] > 200, "{seen:?}");
         assert_eq!(seen[2].0[3], 0, "transparent frame");
+    }
+
+    /// The right half is transparent in every frame, so libwebp crops it off every frame it
+    /// writes; the file must still say it has alpha.
+    #[test]
+    fn transparency_outside_every_frame_rectangle_is_flagged() {
+        let half = |colour: [u8; 4]| {
+            let mut frame = solid(8, 4, [0, 0, 0, 0]);
+            for row in frame.data.chunks_exact_mut(8 * 4) {
+                for px in row[..4 * 4].chunks_exact_mut(4) {
+                    px.copy_from_slice(&colour);
+                }
+            }
+            frame
+        };
+        let mut encoder = Encoder::new(8, 4, 0, Compression::Lossy(80)).unwrap();
+        encoder.add(&half([250, 0, 0, 255]), 50).unwrap();
+        encoder.add(&half([0, 250, 0, 255]), 50).unwrap();
+        let bytes = encoder.finish().unwrap();
+        assert_eq!(&bytes[12..16], b"VP8X");
+        assert_ne!(bytes[20] & 0x10, 0, "alpha flag");
+        let mut opaque = Encoder::new(8, 4, 0, Compression::Lossy(80)).unwrap();
+        opaque.add(&solid(8, 4, [1, 2, 3, 255]), 50).unwrap();
+        opaque.add(&solid(8, 4, [200, 2, 3, 255]), 50).unwrap();
+        assert_eq!(opaque.finish().unwrap()[20] & 0x10, 0, "no alpha flag");
     }
 
     #[test]

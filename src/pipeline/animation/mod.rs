@@ -72,13 +72,21 @@ pub struct Encoded {
 /// table's size says little: encoders write 256-entry tables for 10-colour images.)
 const SMALL_PALETTE: usize = 64;
 
-/// The animation in `bytes`, or `None` for a still image (a single frame takes the still path).
-pub fn detect(bytes: &[u8], format: SourceFormat) -> Option<Container> {
-    container::read(bytes, format)
+/// The animation in `bytes`, or `None` for a still image (a single frame takes the still path);
+/// refused when its container declares more than `limits` allow.
+pub fn detect(
+    bytes: &[u8],
+    format: SourceFormat,
+    limits: &AnimationLimits,
+) -> Result<Option<Container>, PipelineError> {
+    let container = container::read(bytes, format);
+    if let Some(container) = &container {
+        check_limits(container, limits)?;
+    }
+    Ok(container)
 }
 
-/// Refuses an animation over `limits`, from what its container declares.
-pub fn check_limits(container: &Container, limits: &AnimationLimits) -> Result<(), PipelineError> {
+fn check_limits(container: &Container, limits: &AnimationLimits) -> Result<(), PipelineError> {
     let too_large = |why: String| Err(PipelineError::ImageTooLarge(why.into()));
     if container.frames > limits.max_frames {
         return too_large(format!(
@@ -115,7 +123,6 @@ pub fn upload(
     stored_target: (u32, u32),
     limits: &PixelLimits,
 ) -> Result<Encoded, PipelineError> {
-    check_limits(container, &limits.animation)?;
     let compression = |first: &Pixels| {
         if header.format == SourceFormat::Gif && colours_up_to(first, SMALL_PALETTE) {
             Compression::Mixed(DEFAULT_QUALITY)
@@ -149,7 +156,6 @@ pub fn render(
     limits: &PixelLimits,
     cancel: &CancelFlag,
 ) -> Result<Encoded, PipelineError> {
-    check_limits(container, &limits.animation)?;
     let (width, height) = plan.output();
     let output_pixels = u64::from(width) * u64::from(height) * container.frames;
     if output_pixels > limits.animation.max_pixels {
@@ -239,7 +245,8 @@ impl Job<'_> {
             ));
         };
         let bytes = encoder.finish()?;
-        let frames = detect(&bytes, SourceFormat::Webp).map_or(1, |written| written.frames);
+        let frames =
+            container::read(&bytes, SourceFormat::Webp).map_or(1, |written| written.frames);
         let summary = AnimationSummary {
             frames,
             duration_ms,
@@ -331,7 +338,7 @@ mod tests {
         for ((pixel, _), colour) in frames.iter().zip([RED, GREEN, BLUE]) {
             assert!(close(*pixel, colour), "{pixel:?} vs {colour:?}");
         }
-        let written = detect(&out.bytes, SourceFormat::Webp).unwrap();
+        let written = container::read(&out.bytes, SourceFormat::Webp).unwrap();
         assert_eq!(
             (written.loop_count, written.width, written.height),
             (3, 200, 80)
@@ -403,9 +410,14 @@ mod tests {
             why.contains("1966.0 s") && why.contains("--max-animation-secs"),
             "{why}"
         );
-        // The first-frame policy decodes one frame, so no animation limit applies.
-        let still = process(&many, Preset::Profile, AnimationPolicy::FirstFrame, &LIMITS);
-        assert!(still.is_ok(), "{still:?}");
+        // The limits describe the input: they hold when only the first frame would be kept.
+        let why = too_large(process(
+            &many,
+            Preset::Profile,
+            AnimationPolicy::FirstFrame,
+            &LIMITS,
+        ));
+        assert!(why.contains("--max-frames"), "{why}");
     }
 
     fn spec(width: u32, format: OutputFormat, auto: bool) -> RenderSpec {
@@ -458,6 +470,6 @@ mod tests {
             [rgb.pixels[0], rgb.pixels[1], rgb.pixels[2], 255],
             RED
         ));
-        assert!(detect(&jpeg.bytes, SourceFormat::Jpeg).is_none());
+        assert!(container::read(&jpeg.bytes, SourceFormat::Jpeg).is_none());
     }
 }
