@@ -1,0 +1,405 @@
+//! Generated animations whose every frame is known: partial frames under each GIF disposal
+//! mode, a transparent GIF, delays (zero among them) and loop counts, an APNG with dispose and
+//! blend ops, and a GIF larger than the image box. Each on disk and on S3.
+
+use super::{Served, assert_clear, assert_colour};
+use crate::harness::Backend;
+use crate::harness::animations::{
+    ApngRegions, BLUE, DisposalMethod, DisposalRegions, GREEN, GifFrame, LEFT_HALF, RED,
+    RIGHT_HALF, Rect, Repeat, WHITE, YELLOW, apng_fixture, disposal_gif, gif, solid_frames,
+    transparent_gif,
+};
+use crate::harness::similarity::{flatten, pillow_frames, ssim};
+
+/// Partial frames composited on the logical screen, each disposal mode doing what it says.
+async fn disposal_modes(backend: Backend) {
+    let served = Served::start(backend, &[]).await;
+    for mode in [
+        DisposalMethod::Keep,
+        DisposalMethod::Background,
+        DisposalMethod::Previous,
+    ] {
+        let label = format!("disposal {mode:?} ({backend:?})");
+        let stored = served
+            .upload_animated("image", "disposal.gif", disposal_gif(mode))
+            .await;
+        let anim = &stored.anim;
+        assert_eq!((anim.width, anim.height), DisposalRegions::SIZE, "{label}");
+        assert_eq!(anim.durations(), [100; 4], "{label}: delays");
+        assert_eq!(anim.loop_count, 0, "{label}: NETSCAPE loop 0 is forever");
+        let frame = |i: usize| &anim.frames[i].canvas;
+
+        assert_colour(
+            frame(0),
+            Rect::new(0, 0, 96, 96),
+            RED,
+            &format!("{label}, frame 0"),
+        );
+        let f1 = format!("{label}, frame 1");
+        assert_colour(frame(1), Rect::new(0, 0, 96, 24), WHITE, &f1);
+        assert_colour(frame(1), Rect::new(0, 24, 96, 96), RED, &f1);
+        // Frame 2 as shown is the same whatever happens to it afterwards.
+        let f2 = format!("{label}, frame 2");
+        assert_colour(frame(2), DisposalRegions::SQUARE_OVER_STRIP, GREEN, &f2);
+        assert_colour(frame(2), DisposalRegions::SQUARE_OVER_RED, GREEN, &f2);
+        assert_colour(frame(2), DisposalRegions::STRIP_ALONE, WHITE, &f2);
+        assert_colour(frame(2), DisposalRegions::RED_ALONE, RED, &f2);
+        // Frame 3: the disposal of frame 2 shows where its square was.
+        let f3 = format!("{label}, frame 3");
+        assert_colour(frame(3), DisposalRegions::BLUE_SQUARE, BLUE, &f3);
+        assert_colour(frame(3), DisposalRegions::STRIP_ALONE, WHITE, &f3);
+        assert_colour(frame(3), DisposalRegions::RED_ALONE, RED, &f3);
+        match mode {
+            DisposalMethod::Keep => {
+                assert_colour(frame(3), DisposalRegions::SQUARE_OVER_STRIP, GREEN, &f3);
+                assert_colour(frame(3), DisposalRegions::SQUARE_OVER_RED, GREEN, &f3);
+            }
+            DisposalMethod::Background => {
+                assert_clear(frame(3), DisposalRegions::SQUARE_OVER_STRIP, &f3);
+                assert_clear(frame(3), DisposalRegions::SQUARE_OVER_RED, &f3);
+                assert!(anim.alpha_flag, "{f3}: cleared to transparent, so alpha");
+            }
+            DisposalMethod::Previous => {
+                assert_colour(frame(3), DisposalRegions::SQUARE_OVER_STRIP, WHITE, &f3);
+                assert_colour(frame(3), DisposalRegions::SQUARE_OVER_RED, RED, &f3);
+            }
+            DisposalMethod::Any => unreachable!(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn disposal_modes_on_disk() {
+    disposal_modes(Backend::Disk).await;
+}
+
+#[tokio::test]
+async fn disposal_modes_on_s3() {
+    disposal_modes(Backend::S3).await;
+}
+
+/// A transparent index stays transparent, through a dispose to background.
+async fn transparency(backend: Backend) {
+    let served = Served::start(backend, &[]).await;
+    let label = format!("transparent GIF ({backend:?})");
+    let stored = served
+        .upload_animated("image", "transparent.gif", transparent_gif())
+        .await;
+    let anim = &stored.anim;
+    assert_eq!((anim.width, anim.height), (64, 64), "{label}");
+    assert_eq!(anim.durations(), [200, 200], "{label}");
+    assert!(anim.alpha_flag, "{label}: VP8X alpha flag");
+    let (f0, f1) = (&anim.frames[0].canvas, &anim.frames[1].canvas);
+    assert_clear(f0, LEFT_HALF, &format!("{label}, frame 0"));
+    assert_colour(f0, RIGHT_HALF, RED, &format!("{label}, frame 0"));
+    assert_colour(f1, LEFT_HALF, GREEN, &format!("{label}, frame 1"));
+    assert_clear(f1, RIGHT_HALF, &format!("{label}, frame 1"));
+}
+
+#[tokio::test]
+async fn transparency_on_disk() {
+    transparency(Backend::Disk).await;
+}
+
+#[tokio::test]
+async fn transparency_on_s3() {
+    transparency(Backend::S3).await;
+}
+
+/// GIF delays in centiseconds become exact milliseconds, zero stays zero; the NETSCAPE loop
+/// count is kept (0 forever, 3 three times) and a GIF without one plays once. Comments are
+/// dropped.
+async fn delays_and_loops(backend: Backend) {
+    let served = Served::start(backend, &[]).await;
+    let cases: [(&str, &[u16], Option<Repeat>, &[u32], u16); 4] = [
+        (
+            "zero delay, forever",
+            &[10, 0, 25],
+            Some(Repeat::Infinite),
+            &[100, 0, 250],
+            0,
+        ),
+        (
+            "three times",
+            &[7, 7, 7],
+            Some(Repeat::Finite(3)),
+            &[70, 70, 70],
+            3,
+        ),
+        ("no loop block", &[5, 5], None, &[50, 50], 1),
+        (
+            "long and short delays",
+            &[150, 1, 999],
+            Some(Repeat::Finite(1)),
+            &[1500, 10, 9990],
+            1,
+        ),
+    ];
+    const COMMENT: &str = "pixgate-test-comment: GPS 52.3676N 4.9041E";
+    let colours = [RED, GREEN, BLUE];
+    for (name, delays, repeat, expected_ms, expected_loop) in cases {
+        let label = format!("{name} ({backend:?})");
+        let frames = solid_frames(32, 24, delays.len(), delays);
+        let bytes = gif(32, 24, repeat, Some(COMMENT), &frames);
+        let stored = served.upload_animated("image", "timing.gif", bytes).await;
+        let anim = &stored.anim;
+        assert_eq!(anim.durations(), expected_ms, "{label}: per-frame delays");
+        assert_eq!(anim.loop_count, expected_loop, "{label}: loop count");
+        assert_eq!(
+            stored.item["durationMs"].as_u64(),
+            Some(expected_ms.iter().map(|&d| u64::from(d)).sum()),
+            "{label}: durationMs"
+        );
+        assert_eq!((anim.width, anim.height), (32, 24), "{label}");
+        for (i, frame) in anim.frames.iter().enumerate() {
+            assert_colour(
+                &frame.canvas,
+                Rect::new(0, 0, 32, 24),
+                colours[i % colours.len()],
+                &format!("{label}, frame {i}"),
+            );
+        }
+        assert!(
+            !stored
+                .bytes
+                .windows(COMMENT.len())
+                .any(|w| w == COMMENT.as_bytes()),
+            "{label}: the GIF comment reached the stored file"
+        );
+        assert!(
+            !anim.any_transparency(),
+            "{label}: opaque source, opaque frames"
+        );
+    }
+}
+
+#[tokio::test]
+async fn delays_and_loops_on_disk() {
+    delays_and_loops(Backend::Disk).await;
+}
+
+#[tokio::test]
+async fn delays_and_loops_on_s3() {
+    delays_and_loops(Backend::S3).await;
+}
+
+/// An APNG's frames with their ops, delays (num/den) and play count; its text chunk dropped.
+async fn apng(backend: Backend) {
+    const COMMENT: &str = "pixgate-test-apng-comment";
+    let served = Served::start(backend, &[]).await;
+    let label = format!("APNG ({backend:?})");
+    let stored = served
+        .upload_animated("image", "anim.png", apng_fixture(Some(COMMENT)))
+        .await;
+    let anim = &stored.anim;
+    assert_eq!((anim.width, anim.height), ApngRegions::SIZE, "{label}");
+    assert_eq!(anim.durations(), ApngRegions::DELAYS_MS, "{label}: delays");
+    assert_eq!(
+        u32::from(anim.loop_count),
+        ApngRegions::PLAYS,
+        "{label}: num_plays"
+    );
+    assert!(anim.alpha_flag, "{label}: alpha");
+    let frame = |i: usize| &anim.frames[i].canvas;
+    let at = |i: usize| format!("{label}, frame {i}");
+
+    assert_colour(frame(0), Rect::new(0, 0, 64, 64), RED, &at(0));
+
+    assert_colour(frame(1), ApngRegions::SQUARE_LEFT, GREEN, &at(1));
+    assert_colour(frame(1), ApngRegions::SQUARE_RIGHT, RED, &at(1));
+    assert_colour(frame(1), ApngRegions::CORNER, RED, &at(1));
+
+    assert_colour(frame(2), ApngRegions::CORNER, BLUE, &at(2));
+    assert_clear(frame(2), ApngRegions::SQUARE_LEFT, &at(2));
+    assert_clear(frame(2), ApngRegions::SQUARE_RIGHT, &at(2));
+    assert_colour(frame(2), ApngRegions::RED_ALONE, RED, &at(2));
+
+    assert_colour(frame(3), ApngRegions::CORNER, RED, &at(3));
+    assert_clear(frame(3), ApngRegions::SQUARE_LEFT, &at(3));
+    assert_clear(frame(3), ApngRegions::SQUARE_RIGHT, &at(3));
+    assert_colour(frame(3), ApngRegions::LAST_SQUARE, WHITE, &at(3));
+    assert_colour(frame(3), ApngRegions::RED_ALONE, RED, &at(3));
+
+    assert!(
+        !stored
+            .bytes
+            .windows(COMMENT.len())
+            .any(|w| w == COMMENT.as_bytes()),
+        "{label}: the tEXt chunk reached the stored file"
+    );
+}
+
+#[tokio::test]
+async fn apng_on_disk() {
+    apng(Backend::Disk).await;
+}
+
+#[tokio::test]
+async fn apng_on_s3() {
+    apng(Backend::S3).await;
+}
+
+/// The big fixture: 2400×1200, two frames of halves (red | blue, then yellow | green).
+fn big_gif() -> Vec<u8> {
+    let halves = |left: [u8; 3], right: [u8; 3]| {
+        GifFrame::painted(
+            0,
+            0,
+            2400,
+            1200,
+            move |x, _| if x < 1200 { left } else { right },
+        )
+        .delay(50)
+    };
+    gif(
+        2400,
+        1200,
+        Some(Repeat::Infinite),
+        None,
+        &[halves(RED, BLUE), halves(YELLOW, GREEN)],
+    )
+}
+
+/// Larger than the image box: every frame resized to fit 1920×1080 (1920×960), frame 0 like
+/// Pillow's Lanczos resize of the source's frame 0 and unlike its frame 1.
+#[tokio::test]
+async fn a_large_animation_is_resized_into_the_image_box() {
+    let served = Served::start(Backend::Disk, &[]).await;
+    let source = big_gif();
+    let stored = served
+        .upload_animated("image", "big.gif", source.clone())
+        .await;
+    let anim = &stored.anim;
+    assert_eq!(
+        (anim.width, anim.height),
+        (1920, 960),
+        "resized, aspect kept"
+    );
+    assert_eq!(anim.durations(), [500, 500]);
+    let (w, h) = (anim.width, anim.height);
+    let left = Rect::new(0, 0, w / 2, h).inset(16);
+    let right = Rect::new(w / 2, 0, w, h).inset(16);
+    assert_colour(&anim.frames[0].canvas, left, RED, "frame 0");
+    assert_colour(&anim.frames[0].canvas, right, BLUE, "frame 0");
+    assert_colour(&anim.frames[1].canvas, left, YELLOW, "frame 1");
+    assert_colour(&anim.frames[1].canvas, right, GREEN, "frame 1");
+
+    let pillow = pillow_frames(&source, (w, h));
+    let right_frame = ssim(&anim.frames[0].canvas, &pillow.frames[0], [128; 3]);
+    let wrong_frame = ssim(&anim.frames[0].canvas, &pillow.frames[1], [128; 3]);
+    eprintln!(
+        "big GIF frame 0: SSIM {right_frame:.4} vs Pillow frame 0, {wrong_frame:.4} vs frame 1"
+    );
+    assert!(
+        right_frame >= super::corpus::SSIM_MIN,
+        "SSIM {right_frame:.4}"
+    );
+    assert!(
+        wrong_frame < super::corpus::SSIM_MIN,
+        "the wrong frame scores {wrong_frame:.4}"
+    );
+}
+
+/// A portrait animation fits the tall box (1080×1920).
+#[tokio::test]
+async fn a_portrait_animation_fits_the_tall_box() {
+    let served = Served::start(Backend::Disk, &[]).await;
+    let frames = solid_frames(600, 2000, 2, &[10]);
+    let stored = served
+        .upload_animated("image", "tall.gif", gif(600, 2000, None, None, &frames))
+        .await;
+    assert_eq!((stored.anim.width, stored.anim.height), (576, 1920));
+    assert_eq!(stored.anim.loop_count, 1);
+}
+
+/// The fixtures are what their docs say, by Pillow's reading (Pillow clears a GIF's disposed
+/// frame to its background only when that is transparent, so the background case is checked
+/// here on the APNG); and the harness's WebP reader agrees with Pillow's on the corpus WebP.
+#[test]
+fn the_fixtures_and_the_webp_reader_agree_with_pillow() {
+    for mode in [DisposalMethod::Keep, DisposalMethod::Previous] {
+        let pillow = pillow_frames(&disposal_gif(mode), DisposalRegions::SIZE);
+        assert_eq!(pillow.durations_ms, [100; 4]);
+        let f3 = &pillow.frames[3];
+        let label = format!("Pillow, disposal {mode:?}, frame 3");
+        assert_colour(
+            &pillow.frames[2],
+            DisposalRegions::SQUARE_OVER_STRIP,
+            GREEN,
+            &label,
+        );
+        assert_colour(f3, DisposalRegions::BLUE_SQUARE, BLUE, &label);
+        let (over_strip, over_red) = match mode {
+            DisposalMethod::Keep => (GREEN, GREEN),
+            _ => (WHITE, RED),
+        };
+        assert_colour(f3, DisposalRegions::SQUARE_OVER_STRIP, over_strip, &label);
+        assert_colour(f3, DisposalRegions::SQUARE_OVER_RED, over_red, &label);
+    }
+    let pillow = pillow_frames(&transparent_gif(), (64, 64));
+    assert_clear(
+        &pillow.frames[0],
+        LEFT_HALF,
+        "Pillow, transparent GIF, frame 0",
+    );
+    assert_colour(
+        &pillow.frames[0],
+        RIGHT_HALF,
+        RED,
+        "Pillow, transparent GIF, frame 0",
+    );
+    assert_colour(
+        &pillow.frames[1],
+        LEFT_HALF,
+        GREEN,
+        "Pillow, transparent GIF, frame 1",
+    );
+
+    let pillow = pillow_frames(&apng_fixture(None), ApngRegions::SIZE);
+    assert_eq!(pillow.durations_ms, ApngRegions::DELAYS_MS);
+    assert_colour(
+        &pillow.frames[1],
+        ApngRegions::SQUARE_RIGHT,
+        RED,
+        "Pillow APNG, frame 1",
+    );
+    assert_clear(
+        &pillow.frames[2],
+        ApngRegions::SQUARE_LEFT,
+        "Pillow APNG, frame 2",
+    );
+    assert_colour(
+        &pillow.frames[2],
+        ApngRegions::CORNER,
+        BLUE,
+        "Pillow APNG, frame 2",
+    );
+    assert_colour(
+        &pillow.frames[3],
+        ApngRegions::CORNER,
+        RED,
+        "Pillow APNG, frame 3",
+    );
+    assert_clear(
+        &pillow.frames[3],
+        ApngRegions::SQUARE_RIGHT,
+        "Pillow APNG, frame 3",
+    );
+
+    let webp = crate::harness::corpus_image("rotating-squares.webp");
+    let ours = crate::harness::webp_anim::read_animated_webp(&webp);
+    let pillow = pillow_frames(&webp, (ours.width, ours.height));
+    assert_eq!(ours.durations(), pillow.durations_ms);
+    assert_eq!(Some(u32::from(ours.loop_count)), pillow.loop_count);
+    for (i, (frame, reference)) in ours.frames.iter().zip(&pillow.frames).enumerate() {
+        let diff = crate::harness::mean_abs_diff(
+            &flatten(&frame.canvas, [128; 3]),
+            &flatten(reference, [128; 3]),
+        );
+        let alpha = crate::harness::similarity::alpha_diff(&frame.canvas, reference);
+        assert!(
+            diff < 1.0 && alpha < 1.0,
+            "frame {i}: RGB differs by {diff:.2}, alpha by {alpha:.2}"
+        );
+    }
+}
