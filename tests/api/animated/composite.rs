@@ -106,41 +106,57 @@ async fn transparency_on_s3() {
     transparency(Backend::S3).await;
 }
 
+/// A GIF's timing and what the stored WebP must say.
+struct Timing {
+    name: &'static str,
+    delays_cs: &'static [u16],
+    repeat: Option<Repeat>,
+    durations_ms: &'static [u32],
+    loop_count: u16,
+}
+
 /// GIF delays in centiseconds become exact milliseconds, zero stays zero; the NETSCAPE loop
 /// count is kept (0 forever, 3 three times) and a GIF without one plays once. Comments are
 /// dropped.
 async fn delays_and_loops(backend: Backend) {
     let served = Served::start(backend, &[]).await;
-    let cases: [(&str, &[u16], Option<Repeat>, &[u32], u16); 4] = [
-        (
-            "zero delay, forever",
-            &[10, 0, 25],
-            Some(Repeat::Infinite),
-            &[100, 0, 250],
-            0,
-        ),
-        (
-            "three times",
-            &[7, 7, 7],
-            Some(Repeat::Finite(3)),
-            &[70, 70, 70],
-            3,
-        ),
-        ("no loop block", &[5, 5], None, &[50, 50], 1),
-        (
-            "long and short delays",
-            &[150, 1, 999],
-            Some(Repeat::Finite(1)),
-            &[1500, 10, 9990],
-            1,
-        ),
+    let cases: [Timing; 4] = [
+        Timing {
+            name: "zero delay, forever",
+            delays_cs: &[10, 0, 25],
+            repeat: Some(Repeat::Infinite),
+            durations_ms: &[100, 0, 250],
+            loop_count: 0,
+        },
+        Timing {
+            name: "three times",
+            delays_cs: &[7, 7, 7],
+            repeat: Some(Repeat::Finite(3)),
+            durations_ms: &[70, 70, 70],
+            loop_count: 3,
+        },
+        Timing {
+            name: "no loop block",
+            delays_cs: &[5, 5],
+            repeat: None,
+            durations_ms: &[50, 50],
+            loop_count: 1,
+        },
+        Timing {
+            name: "long and short delays, once",
+            delays_cs: &[150, 1, 999],
+            repeat: Some(Repeat::Finite(1)),
+            durations_ms: &[1500, 10, 9990],
+            loop_count: 1,
+        },
     ];
     const COMMENT: &str = "pixgate-test-comment: GPS 52.3676N 4.9041E";
     let colours = [RED, GREEN, BLUE];
-    for (name, delays, repeat, expected_ms, expected_loop) in cases {
-        let label = format!("{name} ({backend:?})");
-        let frames = solid_frames(32, 24, delays.len(), delays);
-        let bytes = gif(32, 24, repeat, Some(COMMENT), &frames);
+    for case in cases {
+        let (expected_ms, expected_loop) = (case.durations_ms, case.loop_count);
+        let label = format!("{} ({backend:?})", case.name);
+        let frames = solid_frames(32, 24, case.delays_cs.len(), case.delays_cs);
+        let bytes = gif(32, 24, case.repeat, Some(COMMENT), &frames);
         let stored = served.upload_animated("image", "timing.gif", bytes).await;
         let anim = &stored.anim;
         assert_eq!(anim.durations(), expected_ms, "{label}: per-frame delays");

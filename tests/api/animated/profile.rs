@@ -116,13 +116,13 @@ async fn keep_gives_an_animated_profile_on_s3() {
 fn the_profile_flag_takes_keep_or_first_frame_only() {
     for value in ["keep", "first-frame"] {
         assert!(
-            pixgate::Config::from_args(&["--animated-profile", value]).is_ok(),
+            pixgate::Config::from_args(["--animated-profile", value]).is_ok(),
             "{value}"
         );
     }
     for value in ["", "animated", "first_frame", "KEEP!"] {
         assert!(
-            pixgate::Config::from_args(&["--animated-profile", value]).is_err(),
+            pixgate::Config::from_args(["--animated-profile", value]).is_err(),
             "{value:?} accepted"
         );
     }
