@@ -3,7 +3,7 @@
 
 use super::{Served, assert_colour};
 use crate::harness::animations::{BLUE, GREEN, RED, Rect, Repeat, gif, solid_frames};
-use crate::harness::similarity::{pillow_frames, ssim};
+use crate::harness::similarity::{identify, pillow_frames};
 use crate::harness::{Backend, corpus_image, inspect};
 
 /// 400×300, three frames of 0.3 s (red, green, blue), played three times.
@@ -42,14 +42,12 @@ async fn by_default_a_profile_is_the_first_frame() {
     let still = inspect(&stored).image().to_rgba8();
     assert_eq!(still.dimensions(), (80, 80));
     let pillow = pillow_frames(&source, (80, 80));
-    let score = ssim(&still, &pillow.frames[0], [128; 3]);
-    let wrong = ssim(&still, &pillow.frames[4], [128; 3]);
-    eprintln!("profile still: SSIM {score:.4} vs frame 0, {wrong:.4} vs frame 4");
-    assert!(
-        score >= super::corpus::SSIM_MIN,
-        "SSIM {score:.4} vs frame 0"
-    );
-    assert!(wrong < super::corpus::SSIM_MIN, "frame 4 scores {wrong:.4}");
+    let floor = super::corpus::SSIM_MIN;
+    let score = identify(&still, &pillow.frames, 0, [128; 3], floor)
+        .unwrap_or_else(|e| panic!("the profile still is not frame 0: {e}"));
+    eprintln!("profile still: SSIM {score:.4} vs frame 0");
+    let wrong = identify(&still, &pillow.frames, 4, [128; 3], floor);
+    assert!(wrong.is_err(), "the still passes as frame 4: {wrong:?}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use image::ImageFormat;
 
 use super::{Served, Stored};
-use crate::harness::similarity::{alpha_diff, pillow_frames, ssim};
+use crate::harness::similarity::{alpha_diff, identify, pillow_frames};
 use crate::harness::webp_anim::{is_animated_webp, read_animated_webp};
 use crate::harness::{Backend, TestResponse, corpus_image, inspect};
 
@@ -57,9 +57,9 @@ fn assert_animated_rendition(
     );
     let mut worst = 1.0f64;
     for (i, (frame, reference)) in anim.frames.iter().zip(&pillow.frames).enumerate() {
-        let score = ssim(&frame.canvas, reference, GREY);
+        let score = identify(&frame.canvas, &pillow.frames, i, GREY, SSIM_MIN)
+            .unwrap_or_else(|e| panic!("{label}: frame {i}: {e}"));
         worst = worst.min(score);
-        assert!(score >= SSIM_MIN, "{label}: frame {i} SSIM {score:.4}");
         let alpha = alpha_diff(&frame.canvas, reference);
         assert!(
             alpha < 8.0,
@@ -93,14 +93,14 @@ fn assert_first_frame(
     let pixels = out.image().to_rgba8();
     // JPEG has no alpha: transparent areas come out white.
     let background = if format == "jpeg" { [255; 3] } else { GREY };
-    let first = ssim(&pixels, &pillow.frames[0], background);
+    let first = identify(&pixels, &pillow.frames, 0, background, SSIM_MIN)
+        .unwrap_or_else(|e| panic!("{label}: not the first frame: {e}"));
     let other = pillow.frames.len() / 2;
-    let wrong = ssim(&pixels, &pillow.frames[other], background);
-    eprintln!("{label}: SSIM {first:.4} vs frame 0, {wrong:.4} vs frame {other}");
-    assert!(first >= SSIM_MIN, "{label}: SSIM {first:.4} vs frame 0");
+    let wrong = identify(&pixels, &pillow.frames, other, background, SSIM_MIN);
+    eprintln!("{label}: SSIM {first:.4} vs frame 0");
     assert!(
-        wrong < SSIM_MIN,
-        "{label}: frame {other} scores {wrong:.4} too"
+        wrong.is_err(),
+        "{label}: passes as frame {other} too: {wrong:?}"
     );
 }
 
@@ -237,6 +237,20 @@ async fn a_stored_gif_renders_animated_as_webp() {
     assert_eq!((anim.width, anim.height), (40, 40));
     assert_eq!(anim.total_ms(), 900);
     let pillow = pillow_frames(&source, (40, 40));
-    let score = ssim(&anim.frames[0].canvas, &pillow.frames[0], GREY);
-    assert!(score >= SSIM_MIN, "frame 0 SSIM {score:.4}");
+    // Each output frame is the source frame shown at its start.
+    let mut shown_from = 0u64;
+    for (i, frame) in anim.frames.iter().enumerate() {
+        let mut end = 0u64;
+        let source_frame = pillow
+            .durations_ms
+            .iter()
+            .position(|&d| {
+                end += u64::from(d);
+                end > shown_from
+            })
+            .expect("a source frame at that time");
+        identify(&frame.canvas, &pillow.frames, source_frame, GREY, SSIM_MIN)
+            .unwrap_or_else(|e| panic!("frame {i} (from {shown_from} ms): {e}"));
+        shown_from += u64::from(frame.duration_ms);
+    }
 }

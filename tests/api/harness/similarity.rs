@@ -180,3 +180,48 @@ pub fn pillow_frames(bytes: &[u8], size: (u32, u32)) -> PillowFrames {
         loop_count: info["loop"].as_u64().map(|l| l as u32),
     }
 }
+
+/// Checks that `output` is frame `expected` of `references` (frames at the output's size) and
+/// no other: its SSIM against that frame is at least `floor`, and higher than against every
+/// reference frame whose picture differs from it. Mean SSIM alone cannot tell two frames of a
+/// small-motion animation apart (the corpus spinner's frames score 0.965 against each other
+/// over grey), so the frame is picked by comparison. Returns the SSIM, or what went wrong.
+pub fn identify(
+    output: &RgbaImage,
+    references: &[RgbaImage],
+    expected: usize,
+    background: [u8; 3],
+    floor: f64,
+) -> Result<f64, String> {
+    let scores: Vec<f64> = references
+        .iter()
+        .map(|r| ssim(output, r, background))
+        .collect();
+    let score = scores[expected];
+    if score < floor {
+        return Err(format!(
+            "SSIM {score:.4} against frame {expected}, under {floor}; all: {}",
+            fmt_scores(&scores)
+        ));
+    }
+    let picture = flatten(&references[expected], background);
+    for (i, other) in references.iter().enumerate() {
+        let differs = super::images::mean_abs_diff(&flatten(other, background), &picture) > 0.05;
+        if differs && scores[i] >= score {
+            return Err(format!(
+                "as like frame {i} ({:.4}) as frame {expected} ({score:.4}); all: {}",
+                scores[i],
+                fmt_scores(&scores)
+            ));
+        }
+    }
+    Ok(score)
+}
+
+fn fmt_scores(scores: &[f64]) -> String {
+    scores
+        .iter()
+        .map(|s| format!("{s:.4}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
