@@ -1,7 +1,7 @@
 //! Sniff, probe, decode, resize, colour, orient and encode on arbitrary bytes: the whole upload
 //! pipeline (`pipeline::process`) under small pixel limits so each run is quick, then, for
-//! images that pass, a render to a small fixed box. The first byte picks the preset and the
-//! render's fit and format; the rest is the file. Any panic, hang or runaway allocation is a
+//! images that pass, a render to a small fixed box. The first byte picks the preset, whether an
+//! animation is kept, and the render's fit and format; the rest is the file. Any panic, hang or runaway allocation is a
 //! finding; refusals (`unsupported_format`, `corrupt_image`, `image_too_large`) are answers.
 
 #![no_main]
@@ -9,7 +9,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use pixgate::pipeline::{
-    self, CancelFlag, Fit, OutputFormat, OutputLimits, Preset, RenderSpec, TargetBox,
+    self, AnimationPolicy, CancelFlag, Fit, OutputFormat, OutputLimits, Preset, RenderSpec,
+    TargetBox,
 };
 use pixgate_fuzz::PIXEL_LIMITS;
 
@@ -29,7 +30,14 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Preset::Image
     };
-    let Ok(processed) = pipeline::process(file, preset, &PIXEL_LIMITS) else {
+    // Animations are kept (the costlier path, and the one that reads every frame) unless bit 6
+    // asks for the first frame.
+    let animated = if control & 0x40 == 0 {
+        AnimationPolicy::Keep
+    } else {
+        AnimationPolicy::FirstFrame
+    };
+    let Ok(processed) = pipeline::process(file, preset, animated, &PIXEL_LIMITS) else {
         return;
     };
     assert!(processed.width >= 1 && processed.height >= 1);

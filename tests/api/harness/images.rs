@@ -77,8 +77,9 @@ fn avif_size(bytes: &[u8]) -> (u32, u32) {
     (field(0), field(4))
 }
 
-/// Metadata carriers left in an encoded image: JPEG APPn segments other than JFIF's APP0 and
-/// PNG chunks other than the pixel-bearing ones. Empty means no EXIF, GPS, XMP, IPTC or ICC.
+/// Metadata carriers left in an encoded image: JPEG APPn segments other than JFIF's APP0,
+/// PNG chunks other than the pixel-bearing ones, WebP chunks other than the image and
+/// animation ones. Empty means no EXIF, GPS, XMP, IPTC or ICC.
 pub fn metadata_blocks(bytes: &[u8]) -> Vec<String> {
     match image::guess_format(bytes) {
         Ok(ImageFormat::Png) => png_chunks(bytes)
@@ -90,8 +91,29 @@ pub fn metadata_blocks(bytes: &[u8]) -> Vec<String> {
             .filter(|m| (0xE1..=0xEF).contains(m) || *m == 0xFE)
             .map(|m| format!("marker {m:02X}"))
             .collect(),
-        other => panic!("not a PNG or JPEG: {other:?}"),
+        Ok(ImageFormat::WebP) => webp_chunks(bytes)
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    c.as_str(),
+                    "VP8X" | "ANIM" | "ANMF" | "VP8 " | "VP8L" | "ALPH"
+                )
+            })
+            .collect(),
+        other => panic!("not a PNG, JPEG or WebP: {other:?}"),
     }
+}
+
+/// The top-level RIFF chunks of a WebP (`EXIF`, `XMP `, `ICCP` would carry metadata).
+fn webp_chunks(bytes: &[u8]) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        chunks.push(String::from_utf8_lossy(&bytes[at..at + 4]).into_owned());
+        at += 8 + len + (len & 1);
+    }
+    chunks
 }
 
 fn png_chunks(bytes: &[u8]) -> Vec<String> {
