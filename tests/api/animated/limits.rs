@@ -9,7 +9,7 @@ use super::Served;
 use crate::harness::animations::{
     GifFrame, RED, Repeat, apng_declaring, apng_fixture, gif, many_frames_gif, solid_frames,
 };
-use crate::harness::{Backend, TestResponse};
+use crate::harness::{Backend, TestResponse, corpus_image};
 
 /// 422 `image_too_large`, the message naming `flag`, with CORS.
 fn assert_refused(response: &TestResponse, flag: &str, label: &str) {
@@ -173,6 +173,36 @@ async fn a_stored_bomb_is_refused_by_the_transform() {
     let response = served.get(&format!("/img/{key}?w=1&f=webp")).await;
     response.assert_status(StatusCode::UNPROCESSABLE_ENTITY, "stored bomb, f=webp");
     assert_eq!(response.error_code(), "image_too_large");
+}
+
+/// `--max-animation-pixels` holds for renditions too: frames × rendition pixels.
+#[tokio::test]
+async fn an_animated_rendition_over_the_pixel_limit_is_refused() {
+    // The stored spinner: 80×80, 9 frames, 57,600 pixels in all.
+    let served = Served::start(Backend::Disk, &["--max-animation-pixels", "100000"]).await;
+    let stored = served
+        .upload_animated(
+            "image",
+            "spinner.webp",
+            corpus_image("rotating-squares.webp"),
+        )
+        .await;
+    let frames = stored.anim.frames.len() as u64;
+    assert!(80 * 80 * frames <= 100_000 && 200 * 200 * frames > 100_000);
+    let small = served
+        .get(&format!("/img/{}?w=100&enlarge=1&f=webp", stored.key))
+        .await;
+    small.assert_status(StatusCode::OK, "100 px: under the limit");
+    let large = served
+        .get(&format!("/img/{}?w=200&enlarge=1&f=webp", stored.key))
+        .await;
+    large.assert_status(StatusCode::UNPROCESSABLE_ENTITY, "200 px: over the limit");
+    assert_eq!(large.error_code(), "image_too_large");
+    // The first frame alone is no animation.
+    let still = served
+        .get(&format!("/img/{}?w=200&enlarge=1&f=png", stored.key))
+        .await;
+    still.assert_status(StatusCode::OK, "200 px PNG: one frame");
 }
 
 /// Bad values of the new settings stop the server, naming the variable (a server that starts

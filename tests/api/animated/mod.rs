@@ -1,7 +1,8 @@
 //! Animated images (GIF, WebP, APNG): uploads stored as animated WebP with every frame, delay,
 //! loop count and transparency kept, profiles, renditions, the animation limits and Lambda.
 //!
-//! Everything goes over a real socket to the app as `pixgate serve` runs it; stored animations
+//! Everything goes over a real socket to the app as `pixgate serve` runs it, and every upload
+//! answer is checked against openapi.yaml; stored animations
 //! are read back by the harness's own WebP reader ([`webp_anim`](crate::harness::webp_anim))
 //! and compared with what Pillow makes of the source.
 
@@ -102,6 +103,7 @@ impl Served {
             .upload(&format!("type={query_type}"), name, bytes)
             .await;
         response.assert_status(StatusCode::OK, &label);
+        crate::openapi::assert_upload_answer_matches_spec(&response, &label);
         let item = response.json()[0].clone();
         assert_eq!(item["contentType"], "image/webp", "{label}: {item}");
         assert_eq!(item["animated"], true, "{label}: {item}");
@@ -168,6 +170,7 @@ impl Served {
             .upload(&format!("type={query_type}"), name, bytes)
             .await;
         response.assert_status(StatusCode::OK, &label);
+        crate::openapi::assert_upload_answer_matches_spec(&response, &label);
         let item = response.json()[0].clone();
         assert_eq!(item["animated"], false, "{label}: {item}");
         assert!(

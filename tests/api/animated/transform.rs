@@ -204,7 +204,7 @@ async fn renditions_on_s3() {
 }
 
 /// Without canonical redirects, `f=auto` answers directly, varying on `Accept`: animated for
-/// WebP clients, the first frame for the others.
+/// WebP (and AVIF) clients, the first frame for the others.
 #[tokio::test]
 async fn auto_without_redirects_answers_by_accept() {
     let served = Served::start(Backend::Disk, &["--canonical-redirect", "false"]).await;
@@ -219,6 +219,11 @@ async fn auto_without_redirects_answers_by_accept() {
     let webp = served.get_with(&uri, &[("accept", "image/webp,*/*")]).await;
     assert_animated_rendition(&webp, &stored, (40, 40), "f=auto, WebP accepted");
     assert_eq!(webp.header(header::VARY), Some("Accept"));
+    // AVIF accepted: WebP stands in, animated, as for an AVIF over its size limit.
+    let avif = served
+        .get_with(&uri, &[("accept", "image/avif,image/webp,*/*")])
+        .await;
+    assert_animated_rendition(&avif, &stored, (40, 40), "f=auto, AVIF accepted");
     let jpeg = served.get(&uri).await;
     assert_first_frame(&jpeg, &stored, "jpeg", (40, 40), "f=auto, no Accept");
     assert_eq!(jpeg.header(header::VARY), Some("Accept"));
