@@ -5,9 +5,9 @@
 use super::{Served, assert_clear, assert_colour};
 use crate::harness::Backend;
 use crate::harness::animations::{
-    ApngRegions, BLUE, DisposalMethod, DisposalRegions, GREEN, GifFrame, LEFT_HALF, RED,
-    RIGHT_HALF, Rect, Repeat, WHITE, YELLOW, apng_fixture, disposal_gif, gif, solid_frames,
-    transparent_gif,
+    ApngRegions, BLACK, BLUE, DisposalMethod, DisposalRegions, GREEN, GifFrame, LEFT_HALF, RED,
+    RIGHT_HALF, Rect, Repeat, WHITE, YELLOW, apng_fixture, disposal_gif, gif,
+    interlaced_and_local_palette_gif, solid_frames, transparent_gif,
 };
 use crate::harness::similarity::{flatten, identify, pillow_frames};
 
@@ -217,6 +217,47 @@ async fn delays_and_loops_on_s3() {
     delays_and_loops(Backend::S3).await;
 }
 
+/// Interlaced rows put back in order, and a frame's local colour table used for that frame.
+#[tokio::test]
+async fn interlacing_and_local_colour_tables() {
+    let served = Served::start(Backend::Disk, &[]).await;
+    let stored = served
+        .upload_animated("image", "features.gif", interlaced_and_local_palette_gif())
+        .await;
+    let anim = &stored.anim;
+    assert_eq!(anim.durations(), [100, 100]);
+    let (f0, f1) = (&anim.frames[0].canvas, &anim.frames[1].canvas);
+    assert_colour(
+        f0,
+        Rect::new(0, 0, 24, 24),
+        RED,
+        "interlaced frame, top left",
+    );
+    assert_colour(
+        f0,
+        Rect::new(24, 0, 48, 24),
+        GREEN,
+        "interlaced frame, top right",
+    );
+    assert_colour(
+        f0,
+        Rect::new(0, 24, 24, 48),
+        BLUE,
+        "interlaced frame, bottom left",
+    );
+    assert_colour(
+        f0,
+        Rect::new(24, 24, 48, 48),
+        WHITE,
+        "interlaced frame, bottom right",
+    );
+    assert_colour(f1, LEFT_HALF_48, YELLOW, "local colour table, left");
+    assert_colour(f1, RIGHT_HALF_48, BLACK, "local colour table, right");
+}
+
+const LEFT_HALF_48: Rect = Rect::new(0, 0, 24, 48);
+const RIGHT_HALF_48: Rect = Rect::new(24, 0, 48, 48);
+
 /// An APNG's frames with their ops, delays (num/den) and play count; its text chunk dropped.
 async fn apng(backend: Backend) {
     const COMMENT: &str = "pixgate-test-apng-comment";
@@ -365,6 +406,31 @@ fn the_fixtures_and_the_webp_reader_agree_with_pillow() {
         assert_colour(f3, DisposalRegions::SQUARE_OVER_STRIP, over_strip, &label);
         assert_colour(f3, DisposalRegions::SQUARE_OVER_RED, over_red, &label);
     }
+    let pillow = pillow_frames(&interlaced_and_local_palette_gif(), (48, 48));
+    assert_colour(
+        &pillow.frames[0],
+        Rect::new(0, 24, 24, 48),
+        BLUE,
+        "Pillow, interlaced",
+    );
+    assert_colour(
+        &pillow.frames[0],
+        Rect::new(24, 0, 48, 24),
+        GREEN,
+        "Pillow, interlaced",
+    );
+    assert_colour(
+        &pillow.frames[1],
+        LEFT_HALF_48,
+        YELLOW,
+        "Pillow, local table",
+    );
+    assert_colour(
+        &pillow.frames[1],
+        RIGHT_HALF_48,
+        BLACK,
+        "Pillow, local table",
+    );
     let pillow = pillow_frames(&transparent_gif(), (64, 64));
     assert_clear(
         &pillow.frames[0],

@@ -58,6 +58,14 @@ async fn corpus_animations(backend: Backend) {
             anim.alpha_flag,
             "{label}: the source is transparent in places"
         );
+        // Where no two neighbouring source frames are alike, every frame is kept with its delay.
+        if pillow.frames.windows(2).all(|pair| pair[0] != pair[1]) {
+            assert_eq!(
+                anim.durations(),
+                pillow.durations_ms,
+                "{label}: per-frame delays"
+            );
+        }
 
         // The timeline: at each source frame's start, the output shows that frame.
         let mut start = 0u64;

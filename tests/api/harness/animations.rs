@@ -63,6 +63,10 @@ pub struct GifFrame {
     pub dispose: DisposalMethod,
     pub transparent: Option<u8>,
     pub indices: Vec<u8>,
+    /// Rows stored in the four-pass interlaced order.
+    pub interlaced: bool,
+    /// A local colour table, in place of [`PALETTE`] for this frame.
+    pub palette: Option<Vec<[u8; 3]>>,
 }
 
 impl GifFrame {
@@ -77,6 +81,8 @@ impl GifFrame {
             dispose: DisposalMethod::Keep,
             transparent: None,
             indices: vec![index(colour); usize::from(width) * usize::from(height)],
+            interlaced: false,
+            palette: None,
         }
     }
 
@@ -107,6 +113,30 @@ impl GifFrame {
 
     pub fn dispose(mut self, dispose: DisposalMethod) -> Self {
         self.dispose = dispose;
+        self
+    }
+
+    /// The rows stored interlaced (passes of every 8th row from 0, every 8th from 4, every 4th
+    /// from 2, every 2nd from 1), with the interlace flag.
+    pub fn interlaced(mut self) -> Self {
+        let width = usize::from(self.width);
+        let height = usize::from(self.height);
+        let order = (0..height)
+            .step_by(8)
+            .chain((4..height).step_by(8))
+            .chain((2..height).step_by(4))
+            .chain((1..height).step_by(2));
+        self.indices = order
+            .flat_map(|row| self.indices[row * width..(row + 1) * width].to_vec())
+            .collect();
+        self.interlaced = true;
+        self
+    }
+
+    /// The frame's indices point into `palette`, its local colour table, instead of
+    /// [`PALETTE`].
+    pub fn local_palette(mut self, palette: &[[u8; 3]]) -> Self {
+        self.palette = Some(palette.to_vec());
         self
     }
 
@@ -150,6 +180,11 @@ pub fn gif(
             width: f.width,
             height: f.height,
             buffer: Cow::Borrowed(&f.indices),
+            interlaced: f.interlaced,
+            palette: f
+                .palette
+                .as_ref()
+                .map(|p| p.iter().flatten().copied().collect()),
             ..gif::Frame::default()
         };
         encoder.write_frame(&frame).expect("GIF frame");
@@ -227,6 +262,26 @@ pub fn transparent_gif() -> Vec<u8> {
             .delay(20),
     ];
     gif(64, 64, Some(Repeat::Infinite), None, &frames)
+}
+
+/// A 48×48 GIF of two frames (0.1 s) using what real GIFs use:
+/// 0. interlaced, quadrants red, green (top) and blue, white (bottom);
+/// 1. with a local colour table in which index 1 (red in the global one) is yellow and index 2
+///    (green) is black: yellow on the left, black on the right.
+pub fn interlaced_and_local_palette_gif() -> Vec<u8> {
+    let quadrants = GifFrame::painted(0, 0, 48, 48, |x, y| match (x < 24, y < 24) {
+        (true, true) => RED,
+        (false, true) => GREEN,
+        (true, false) => BLUE,
+        (false, false) => WHITE,
+    })
+    .interlaced();
+    let mut local = PALETTE;
+    local[usize::from(index(RED))] = YELLOW;
+    local[usize::from(index(GREEN))] = BLACK;
+    let halves = GifFrame::painted(0, 0, 48, 48, |x, _| if x < 24 { RED } else { GREEN })
+        .local_palette(&local);
+    gif(48, 48, Some(Repeat::Infinite), None, &[quadrants, halves])
 }
 
 pub const LEFT_HALF: Rect = Rect::new(0, 0, 32, 64);
