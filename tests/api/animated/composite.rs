@@ -9,7 +9,8 @@ use crate::harness::animations::{
     RIGHT_HALF, Rect, Repeat, WHITE, YELLOW, apng_fixture, disposal_gif, gif,
     interlaced_and_local_palette_gif, solid_frames, transparent_gif,
 };
-use crate::harness::similarity::{flatten, identify, pillow_frames};
+use crate::harness::mean_abs_diff;
+use crate::harness::similarity::{alpha_diff, flatten, identify, pillow_frames};
 
 /// Partial frames composited on the logical screen, each disposal mode doing what it says.
 async fn disposal_modes(backend: Backend) {
@@ -68,6 +69,31 @@ async fn disposal_modes(backend: Backend) {
                 assert_colour(frame(3), DisposalRegions::SQUARE_OVER_RED, RED, &f3);
             }
             DisposalMethod::Any => unreachable!(),
+        }
+        // The stored WebP (partial frames, blending, dispose to background) as a source: the
+        // same animation comes back.
+        let again = served
+            .upload_animated("image", "disposal.webp", stored.bytes.clone())
+            .await;
+        assert_eq!(
+            again.anim.durations(),
+            anim.durations(),
+            "{label}: re-uploaded"
+        );
+        assert_eq!(
+            again.anim.loop_count, anim.loop_count,
+            "{label}: re-uploaded"
+        );
+        for (i, (a, b)) in anim.frames.iter().zip(&again.anim.frames).enumerate() {
+            let diff = mean_abs_diff(&flatten(&a.canvas, [128; 3]), &flatten(&b.canvas, [128; 3]));
+            let alpha = alpha_diff(&a.canvas, &b.canvas);
+            assert!(
+                diff < 3.0 && alpha < 1.0,
+                "{label}: frame {i} of the re-uploaded WebP differs by {diff:.2} (alpha {alpha:.2}); \
+                 stored as {:?}, again as {:?}",
+                anim.describe(),
+                again.anim.describe()
+            );
         }
     }
     assert_eq!(
@@ -487,11 +513,11 @@ fn the_fixtures_and_the_webp_reader_agree_with_pillow() {
     assert_eq!(ours.durations(), pillow.durations_ms);
     assert_eq!(Some(u32::from(ours.loop_count)), pillow.loop_count);
     for (i, (frame, reference)) in ours.frames.iter().zip(&pillow.frames).enumerate() {
-        let diff = crate::harness::mean_abs_diff(
+        let diff = mean_abs_diff(
             &flatten(&frame.canvas, [128; 3]),
             &flatten(reference, [128; 3]),
         );
-        let alpha = crate::harness::similarity::alpha_diff(&frame.canvas, reference);
+        let alpha = alpha_diff(&frame.canvas, reference);
         assert!(
             diff < 1.0 && alpha < 1.0,
             "frame {i}: RGB differs by {diff:.2}, alpha by {alpha:.2}"
