@@ -1,7 +1,8 @@
 //! The HTTP surface of pixgate, end to end: the router in-process and over real sockets, the
 //! shared corpus, CORS, disk and S3 storage (against a real S3 protocol server), Lambda events,
-//! configuration and the OpenAPI contract.
+//! configuration, the OpenAPI contract and animated images.
 
+mod animated;
 mod auth;
 mod cmyk_and_orientation;
 mod config;

@@ -69,6 +69,22 @@ pub fn http_api_json(
     event.to_string()
 }
 
+/// An HTTP API (v2) event for `POST /upload?{raw_query}` with `body` (base64-encoded, as API
+/// Gateway sends binary bodies) of `content_type`, shaped like `events/apigw-http-upload.json`.
+pub fn http_api_upload(raw_query: &str, content_type: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    let mut event: Value = serde_json::from_str(&event("apigw-http-upload.json")).unwrap();
+    let parameters: serde_json::Map<String, Value> = form_urlencoded::parse(raw_query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    event["rawQueryString"] = json!(raw_query);
+    event["queryStringParameters"] = Value::Object(parameters);
+    event["headers"]["content-type"] = json!(content_type);
+    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    event["isBase64Encoded"] = json!(true);
+    event.to_string()
+}
+
 /// Which `lambda_http` runtime serves the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
