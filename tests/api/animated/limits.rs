@@ -30,8 +30,8 @@ fn assert_refused(response: &TestResponse, flag: &str, label: &str) {
     );
 }
 
-/// 100,000 one-pixel frames: refused by `--max-frames` (1000 by default), as an image and as
-/// an animated profile; and an APNG whose `acTL` declares as many.
+/// 100,000 one-pixel frames: refused by `--max-frames` (1000 by default), as an image, as an
+/// animated profile and as a first-frame one; and an APNG whose `acTL` declares as many.
 async fn too_many_frames(backend: Backend) {
     let bomb = many_frames_gif(100_000);
     assert!(bomb.len() < 4 << 20, "the bomb is {} bytes", bomb.len());
@@ -43,6 +43,14 @@ async fn too_many_frames(backend: Backend) {
             .await;
         assert_refused(&response, "--max-frames", &label);
     }
+    // The limits describe the input: the default first-frame profile refuses it too.
+    let defaults = Served::start(backend, &[]).await;
+    let response = defaults.upload("type=profile", "frames.gif", bomb).await;
+    assert_refused(
+        &response,
+        "--max-frames",
+        &format!("100,000 frames as a first-frame profile ({backend:?})"),
+    );
     let declared = apng_declaring(apng_fixture(None), 100_000);
     let response = served.upload("type=image", "frames.png", declared).await;
     assert_refused(
