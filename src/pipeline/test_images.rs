@@ -137,24 +137,9 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
     chunk.extend_from_slice(kind);
     chunk.extend_from_slice(data);
-    let crc = crc32(&chunk[4..]);
+    let crc = crc32fast::hash(&chunk[4..]);
     chunk.extend_from_slice(&crc.to_be_bytes());
     chunk
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// `len` zero bytes (`len` ≥ 1) as a zlib stream: one literal zero, then matches of 258 bytes

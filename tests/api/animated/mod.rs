@@ -94,10 +94,9 @@ impl Served {
         self.get_with(uri, &[]).await
     }
 
-    /// Uploads one animation and checks the answer and the stored object: an animated WebP
-    /// under the type's prefix whose answer's `frames`, `durationMs`, size and byte count are
-    /// the stored file's, inside the type's box, with no metadata.
-    async fn upload_animated(&self, query_type: &str, name: &str, bytes: Vec<u8>) -> Stored {
+    /// Uploads one file, expects 200 with an answer that matches `openapi.yaml`, and gives its
+    /// label for messages and its item.
+    async fn upload_one(&self, query_type: &str, name: &str, bytes: Vec<u8>) -> (String, Value) {
         let label = format!("{name} ({query_type}, {:?})", self.app.backend());
         let response = self
             .upload(&format!("type={query_type}"), name, bytes)
@@ -105,6 +104,14 @@ impl Served {
         response.assert_status(StatusCode::OK, &label);
         crate::openapi::assert_upload_answer_matches_spec(&response, &label);
         let item = response.json()[0].clone();
+        (label, item)
+    }
+
+    /// Uploads one animation and checks the answer and the stored object: an animated WebP
+    /// under the type's prefix whose answer's `frames`, `durationMs`, size and byte count are
+    /// the stored file's, inside the type's box, with no metadata.
+    async fn upload_animated(&self, query_type: &str, name: &str, bytes: Vec<u8>) -> Stored {
+        let (label, item) = self.upload_one(query_type, name, bytes).await;
         assert_eq!(item["contentType"], "image/webp", "{label}: {item}");
         assert_eq!(item["animated"], true, "{label}: {item}");
         let key = item["key"].as_str().expect("key").to_owned();
@@ -165,13 +172,7 @@ impl Served {
     /// Uploads a still (or an animation's container holding one frame) and checks it took the
     /// still path: `animated: false`, no `frames` or `durationMs`, a JPEG or PNG stored.
     async fn upload_still(&self, query_type: &str, name: &str, bytes: Vec<u8>) -> (Value, Vec<u8>) {
-        let label = format!("{name} ({query_type}, {:?})", self.app.backend());
-        let response = self
-            .upload(&format!("type={query_type}"), name, bytes)
-            .await;
-        response.assert_status(StatusCode::OK, &label);
-        crate::openapi::assert_upload_answer_matches_spec(&response, &label);
-        let item = response.json()[0].clone();
+        let (label, item) = self.upload_one(query_type, name, bytes).await;
         assert_eq!(item["animated"], false, "{label}: {item}");
         assert!(
             item.get("frames").is_none() && item.get("durationMs").is_none(),

@@ -465,24 +465,9 @@ pub fn apng_declaring(mut apng: Vec<u8>, num_frames: u32) -> Vec<u8> {
         .position(|w| w == b"acTL")
         .expect("an acTL chunk");
     apng[at + 4..at + 8].copy_from_slice(&num_frames.to_be_bytes());
-    let crc = crc32(&apng[at..at + 12]);
+    let crc = crc32fast::hash(&apng[at..at + 12]);
     apng[at + 12..at + 16].copy_from_slice(&crc.to_be_bytes());
     apng
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// A GIF of `frames` 1×1 frames (no delay, no loop block needed to count): what
