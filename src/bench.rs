@@ -7,7 +7,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
-use crate::pipeline::{self, CancelFlag, OutputLimits, PixelLimits, Preset};
+use crate::pipeline::{
+    self, AnimationLimits, AnimationPolicy, CancelFlag, OutputLimits, PixelLimits, Preset,
+};
 use crate::request::TransformQuery;
 
 /// One operation to time.
@@ -66,6 +68,7 @@ pub fn run(
         max_pixels: 100_000_000,
         max_declared_pixels: 250_000_000,
         max_side: 16384,
+        animation: AnimationLimits::DEFAULT,
     };
     // The bench times what it is asked to, however large: no output cap.
     let output = OutputLimits {
@@ -84,9 +87,16 @@ pub fn run(
     };
     let once = || -> Result<Bytes, String> {
         match (op, &spec) {
-            (Op::Upload(preset), _) => pipeline::process(input, *preset, &limits)
-                .map(|out| Bytes::from(out.bytes))
-                .map_err(|e| e.to_string()),
+            (Op::Upload(preset), _) => {
+                // As `serve` does by default: animated images stay animated, avatars are stills.
+                let animated = match preset {
+                    Preset::Image => AnimationPolicy::Keep,
+                    Preset::Profile => AnimationPolicy::FirstFrame,
+                };
+                pipeline::process(input, *preset, animated, &limits)
+            }
+            .map(|out| Bytes::from(out.bytes))
+            .map_err(|e| e.to_string()),
             (Op::Transform(_), Some(spec)) => {
                 pipeline::render(input, spec, &limits, &output, &never)
                     .map(|out| out.bytes)

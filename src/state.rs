@@ -50,7 +50,12 @@ impl AppState {
         let pixels = limits.pixels();
         let auth = config.auth();
         let gate = Gate::new(auth.jwt.as_ref(), auth.rate_limit).map(Arc::new);
-        let uploads = Arc::new(Uploads::new(Arc::clone(&store), workers.clone(), pixels));
+        let uploads = Arc::new(Uploads::new(
+            Arc::clone(&store),
+            workers.clone(),
+            pixels,
+            config.upload().clone(),
+        ));
         let upload_memory = UploadMemory::new(limits.upload_memory_bytes);
         let direct = config.direct();
         let direct = DirectUploads::new(

@@ -1,7 +1,7 @@
 //! What the fuzz targets share: the fixed settings they drive pixgate with and the way an input
 //! is cut into a query and an `Accept` header. The targets themselves are in `fuzz_targets/`.
 
-use pixgate::pipeline::PixelLimits;
+use pixgate::pipeline::{AnimationLimits, PixelLimits};
 use pixgate::request::FormLimits;
 
 /// The boundary every multipart input is read with (the seeds are rewritten to it): a fixed
@@ -23,6 +23,12 @@ pub const PIXEL_LIMITS: PixelLimits = PixelLimits {
     max_pixels: 300_000,
     max_declared_pixels: 3_000_000,
     max_side: 4096,
+    // Small enough that one input cannot take the fuzzer's time: 50 frames of the largest canvas.
+    animation: AnimationLimits {
+        max_frames: 50,
+        max_pixels: 15_000_000,
+        max_duration_ms: 300_000,
+    },
 };
 
 /// The largest side the canonical-form targets accept, as the CloudFront Function hardcodes it.

@@ -60,6 +60,15 @@ pub struct HttpConfig {
     pub ui: bool,
 }
 
+/// `--animated-profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnimatedProfile {
+    /// A still of the first frame.
+    FirstFrame,
+    /// An animated WebP.
+    Keep,
+}
+
 /// Where uploaded objects are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StorageKind {
@@ -131,6 +140,19 @@ pub struct Limits {
     #[arg(long, env = "PIXGATE_MAX_SIDE", value_name = "PIXGATE_MAX_SIDE", default_value = "16384", value_parser = positive::<u32>)]
     pub max_side: u32,
 
+    /// Most frames in an animated GIF, WebP or APNG (checked from its container, before
+    /// decoding).
+    #[arg(long, env = "PIXGATE_MAX_FRAMES", value_name = "PIXGATE_MAX_FRAMES", default_value = "1000", value_parser = positive::<u64>)]
+    pub max_frames: u64,
+
+    /// Most pixels decoded across an animation's frames: canvas width × height × frames.
+    #[arg(long, env = "PIXGATE_MAX_ANIMATION_PIXELS", value_name = "PIXGATE_MAX_ANIMATION_PIXELS", default_value = "200000000", value_parser = positive::<u64>)]
+    pub max_animation_pixels: u64,
+
+    /// Longest total duration of an animation, in seconds.
+    #[arg(long, env = "PIXGATE_MAX_ANIMATION_SECS", value_name = "PIXGATE_MAX_ANIMATION_SECS", default_value = "300", value_parser = positive::<u64>)]
+    pub max_animation_secs: u64,
+
     /// Most bytes of upload bodies held in memory at once, across all requests (at least
     /// `--max-request-bytes`). An upload that would go over it is answered 503 with
     /// `Retry-After` before its body is read.
@@ -166,6 +188,18 @@ pub struct UploadConfig {
     /// Key prefix for `type=image` uploads (different from the profile prefix).
     #[arg(long, env = "PIXGATE_IMAGE_PREFIX", value_name = "PIXGATE_IMAGE_PREFIX", default_value = "images", value_parser = Prefix::parse)]
     pub image_prefix: Prefix,
+
+    /// What a `type=profile` upload makes of an animated image: `first-frame` (a still, as most
+    /// clients draw avatars) or `keep` (an animated WebP inside 200×200). `type=image` always
+    /// keeps the animation.
+    #[arg(
+        long,
+        env = "PIXGATE_ANIMATED_PROFILE",
+        value_name = "PIXGATE_ANIMATED_PROFILE",
+        value_enum,
+        default_value = "first-frame"
+    )]
+    pub animated_profile: AnimatedProfile,
 
     /// Base of the `fileUrl` in answers (e.g. a CloudFront domain), without a trailing slash.
     #[arg(long, env = "PIXGATE_PUBLIC_BASE_URL", value_name = "PIXGATE_PUBLIC_BASE_URL", value_parser = BaseUrl::parse)]

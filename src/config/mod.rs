@@ -14,10 +14,12 @@ use clap::{Args, Parser};
 
 pub use auth::{AuthArgs, AuthConfig};
 pub use direct::{DirectArgs, DirectConfig};
-pub use groups::{HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig};
+pub use groups::{
+    AnimatedProfile, HttpConfig, Limits, StorageArgs, StorageKind, TransformConfig, UploadConfig,
+};
 pub use values::{AllowedOrigins, BaseUrl, Prefix, SigningKey, SizeRule};
 
-use crate::pipeline::{OutputLimits, PixelLimits};
+use crate::pipeline::{AnimationLimits, AnimationPolicy, OutputLimits, PixelLimits, Preset};
 use crate::request::{FormLimits, UploadKind};
 use crate::storage::Backend;
 
@@ -229,6 +231,11 @@ impl Limits {
             max_pixels: self.max_pixels,
             max_declared_pixels: self.max_declared_pixels,
             max_side: self.max_side,
+            animation: AnimationLimits {
+                max_frames: self.max_frames,
+                max_pixels: self.max_animation_pixels,
+                max_duration_ms: self.max_animation_secs.saturating_mul(1000),
+            },
         }
     }
 
@@ -243,6 +250,14 @@ impl Limits {
 
 impl UploadConfig {
     /// The prefix an upload of `kind` is stored under.
+    /// What an upload with `preset` makes of an animated image.
+    pub fn animation_policy(&self, preset: Preset) -> AnimationPolicy {
+        match (preset, self.animated_profile) {
+            (Preset::Profile, AnimatedProfile::FirstFrame) => AnimationPolicy::FirstFrame,
+            _ => AnimationPolicy::Keep,
+        }
+    }
+
     pub fn prefix(&self, kind: UploadKind) -> &Prefix {
         match kind {
             UploadKind::Profile => &self.profile_prefix,

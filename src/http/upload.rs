@@ -28,6 +28,12 @@ pub struct StoredFile {
     pub width: u32,
     pub height: u32,
     pub original_name: Option<String>,
+    /// Whether the stored file is an animated WebP; `frames` and `durationMs` come with it.
+    pub animated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// One file that failed while others were stored (the items of a 207 answer).
@@ -153,6 +159,9 @@ pub(super) fn stored_file(
         width: stored.width,
         height: stored.height,
         original_name: stored.original_name,
+        animated: stored.animation.is_some(),
+        frames: stored.animation.map(|a| a.frames),
+        duration_ms: stored.animation.map(|a| a.duration_ms),
     }
 }
 

@@ -220,6 +220,7 @@ fn decode_with_image(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::AnimationLimits;
 
     #[test]
     fn dct_scale_never_goes_below_the_target() {
@@ -263,6 +264,7 @@ mod tests {
             max_pixels: 50_000_000,
             max_declared_pixels: 250_000_000,
             max_side: 16384,
+            animation: AnimationLimits::DEFAULT,
         };
         // The `image` preset of a 16320x12240 (200 MP) photo.
         const IMAGE_PRESET: (u32, u32) = (1440, 1080);

@@ -108,6 +108,7 @@ pub fn encode(pixels: Pixels) -> Result<ProcessedImage, PipelineError> {
         format,
         width,
         height,
+        animation: None,
     })
 }
 
@@ -131,6 +132,7 @@ pub fn encode_upload_planes(planes: &Planes) -> Result<ProcessedImage, PipelineE
         format: OutputFormat::Jpeg,
         width: planes.width,
         height: planes.height,
+        animation: None,
     })
 }
 

@@ -6,9 +6,11 @@
 //! Modules, in the order an image meets them: `sniff` (format from the bytes) → `probe` (header,
 //! declared limits) → `decode` (`plan`: the scale and the pixel limit for the target; then pixels,
 //! `webp_frame` checking an animated WebP first) or `planar` (Y'CbCr planes) → `fit` (geometry) → `resize` →
-//! `color` (to sRGB) → `orient` (EXIF orientation) → `encode` (with `webp`). Shared by all:
-//! `error`, `pixels`.
+//! `color` (to sRGB) → `orient` (EXIF orientation) → `encode` (with `webp`). Animations branch
+//! off after `probe` into `animation`, which takes every frame through the same steps and
+//! `webp_anim`. Shared by all: `error`, `pixels`.
 
+mod animation;
 mod color;
 mod decode;
 mod encode;
@@ -26,6 +28,7 @@ mod sniff;
 mod test_images;
 mod upload;
 mod webp;
+mod webp_anim;
 mod webp_frame;
 
 use std::sync::Arc;
@@ -33,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
+pub use animation::{AnimationLimits, AnimationPolicy, AnimationSummary};
 pub use encode::{DEFAULT_QUALITY, EncodeOptions, OutputFormat};
 pub use error::{Cause, PipelineError};
 pub use fit::{Fit, Plan, TargetBox};
@@ -119,4 +123,6 @@ pub struct ProcessedImage {
     pub format: OutputFormat,
     pub width: u32,
     pub height: u32,
+    /// Set when the stored file is an animated WebP.
+    pub animation: Option<AnimationSummary>,
 }

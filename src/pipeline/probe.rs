@@ -8,8 +8,8 @@ use std::io::Cursor;
 use image::ImageDecoder;
 use image::metadata::Orientation;
 
-use super::SourceFormat;
 use super::error::{PipelineError, classify, corrupt};
+use super::{AnimationLimits, SourceFormat};
 
 /// The largest ICC profile pixgate reads; a larger one is ignored, as if the file had none.
 /// Real profiles are small (sRGB 3 KiB, Display P3 0.5 KiB; the big LUT-based printer profiles
@@ -38,6 +38,8 @@ pub struct PixelLimits {
     /// Most pixels any header may declare (at least `max_pixels`).
     pub max_declared_pixels: u64,
     pub max_side: u32,
+    /// Frames, pixels across frames, and duration of an animation.
+    pub animation: AnimationLimits,
 }
 
 impl PixelLimits {
@@ -329,6 +331,7 @@ mod tests {
         max_pixels: 50_000_000,
         max_declared_pixels: 250_000_000,
         max_side: 16384,
+        animation: AnimationLimits::DEFAULT,
     };
 
     fn header(width: u32, height: u32) -> Header {

@@ -2,6 +2,9 @@
 //! limits from the header and on what the decode for the plan will hold), then decode (DCT-scaled to what the plan needs), orient, crop and
 //! resample in one pass, convert to sRGB, pad for `contain`, and encode as asked.
 //!
+//! An animated source asked for as WebP is rendered frame by frame into an animated WebP
+//! (`animation`); asked for as anything else, its first frame is rendered as a still.
+//!
 //! Orientation comes before the resize here, unlike an upload: crops are planned on the upright
 //! image, and stored originals are upright already, so it is nearly always a no-op.
 
@@ -11,8 +14,8 @@ use super::planar;
 use super::route::{self, Job};
 use super::{
     CancelFlag, EncodeOptions, Header, Layout, OutputFormat, OutputLimits, PipelineError,
-    PixelLimits, Plan, RenderSpec, Rendition, SourceFormat, color, decode, encode, fit, orient,
-    probe, resize, sniff,
+    PixelLimits, Plan, RenderSpec, Rendition, SourceFormat, animation, color, decode, encode, fit,
+    orient, probe, resize, sniff,
 };
 
 /// `source` rendered as `spec` asks: `limits` bound the source, `output` the rendition, and
@@ -44,6 +47,30 @@ pub fn render(
     }
     let spec = &within_output_limits(spec, plan.output(), output)?;
     cancel.check()?;
+    let format = spec
+        .format
+        .unwrap_or_else(|| nearest_output(source_format, Layout::Rgb8));
+    // An animation stays one as WebP; when the server chose AVIF (`f=auto`), WebP stands in
+    // for it, as it does for an AVIF over its size limit. Other formats take the first frame.
+    let webp_allowed =
+        format == OutputFormat::Webp || (spec.auto_format && format == OutputFormat::Avif);
+    if webp_allowed && let Some(container) = animation::detect(bytes, source_format) {
+        let encoded = animation::render(
+            bytes,
+            &header,
+            &container,
+            &plan,
+            spec.quality,
+            limits,
+            cancel,
+        )?;
+        return Ok(Rendition {
+            bytes: Bytes::from(encoded.bytes),
+            content_type: OutputFormat::Webp.content_type(),
+            width: encoded.width,
+            height: encoded.height,
+        });
+    }
     let planar_format = spec
         .format
         .unwrap_or_else(|| nearest_output(source_format, Layout::Rgb8));
@@ -168,7 +195,7 @@ fn nearest_output(source: SourceFormat, layout: Layout) -> OutputFormat {
 mod tests {
     use super::*;
     use crate::pipeline::test_images::{LIMITS, mean_abs_diff, test_jpeg};
-    use crate::pipeline::{DEFAULT_QUALITY, Fit, TargetBox};
+    use crate::pipeline::{AnimationLimits, DEFAULT_QUALITY, Fit, TargetBox};
 
     const OUTPUT: OutputLimits = OutputLimits {
         max_side: 4096,
@@ -229,6 +256,7 @@ mod tests {
             max_pixels: 1_000_000,
             max_declared_pixels: 10_000_000,
             max_side: 16384,
+            animation: AnimationLimits::DEFAULT,
         };
         let jpeg = Bytes::from(test_jpeg(3000, 2000));
         let small = spec(300, 200, Fit::Cover, OutputFormat::Jpeg, false);

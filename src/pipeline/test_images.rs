@@ -1,11 +1,12 @@
 //! Test images and measures the pipeline's unit tests share.
 
-use super::PixelLimits;
+use super::{AnimationLimits, PixelLimits};
 
 pub const LIMITS: PixelLimits = PixelLimits {
     max_pixels: 50_000_000,
     max_declared_pixels: 250_000_000,
     max_side: 16384,
+    animation: AnimationLimits::DEFAULT,
 };
 
 /// A 4:2:0 JPEG q95 of coloured 64-px squares with a diagonal ramp: edges, chroma and
@@ -210,4 +211,21 @@ impl BitWriter {
         }
         self.bytes
     }
+}
+
+/// A GIF of `frames` 1×1 frames, each `delay_cs` long, with a NETSCAPE block for `loops`.
+pub fn tiny_gif(frames: usize, delay_cs: u16, loops: Option<u16>) -> Vec<u8> {
+    let mut gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+    if let Some(loops) = loops {
+        gif.extend_from_slice(b"\x21\xff\x0bNETSCAPE2.0\x03\x01");
+        gif.extend_from_slice(&loops.to_le_bytes());
+        gif.push(0);
+    }
+    let [lo, hi] = delay_cs.to_le_bytes();
+    for _ in 0..frames {
+        gif.extend_from_slice(&[0x21, 0xF9, 4, 0, lo, hi, 0, 0]);
+        gif.extend_from_slice(b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00");
+    }
+    gif.push(0x3B);
+    gif
 }

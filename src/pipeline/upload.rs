@@ -9,13 +9,16 @@
 use super::planar;
 use super::route::{self, Job};
 use super::{
-    Header, PipelineError, PixelLimits, Preset, ProcessedImage, color, decode, encode, fit, orient,
-    probe, resize, sniff,
+    AnimationPolicy, Header, OutputFormat, PipelineError, PixelLimits, Preset, ProcessedImage,
+    animation, color, decode, encode, fit, orient, probe, resize, sniff,
 };
 
+/// `bytes` made into what an upload with `preset` stores; an animation is kept or reduced to
+/// its first frame as `animated` says.
 pub fn process(
     bytes: &[u8],
     preset: Preset,
+    animated: AnimationPolicy,
     limits: &PixelLimits,
 ) -> Result<ProcessedImage, PipelineError> {
     let format = sniff::sniff(bytes)?;
@@ -24,6 +27,18 @@ pub fn process(
     let (target_w, target_h) = preset.fit(upright_w, upright_h);
     let stored_target = header.stored_dimensions_of(target_w, target_h);
     let plan = decode::plan(&header, stored_target, limits)?;
+    if animated == AnimationPolicy::Keep
+        && let Some(container) = animation::detect(bytes, format)
+    {
+        let encoded = animation::upload(bytes, &header, &container, stored_target, limits)?;
+        return Ok(ProcessedImage {
+            bytes: encoded.bytes,
+            format: OutputFormat::Webp,
+            width: encoded.width,
+            height: encoded.height,
+            animation: Some(encoded.summary),
+        });
+    }
     if route::takes_planes(&header, Job::Upload)
         && let Some(planes) = planar::decode(bytes, &header, plan)?.accepted()
     {
@@ -63,11 +78,11 @@ fn from_pixels(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::SourceFormat;
     use crate::pipeline::test_images::{
         LIMITS, cmyk_jpeg, lossless_jpeg, luma, mean_abs_diff, progressive_jpeg, rgb_of, test_jpeg,
         test_jpeg_subsampled,
     };
+    use crate::pipeline::{AnimationLimits, SourceFormat};
 
     /// 1 MP decoded, 10 MP declared: small enough for a 3000x2000 (6 MP) test photo to stand in
     /// for a 200 MP phone photo under the defaults.
@@ -75,6 +90,7 @@ mod tests {
         max_pixels: 1_000_000,
         max_declared_pixels: 10_000_000,
         max_side: 16384,
+        animation: AnimationLimits::DEFAULT,
     };
 
     fn too_large(result: Result<ProcessedImage, PipelineError>) -> String {
@@ -88,7 +104,7 @@ mod tests {
     fn a_jpeg_over_max_pixels_is_taken_when_its_scaled_decode_is_under() {
         let jpeg = test_jpeg(3000, 2000);
         // Profile: 1/8 is 375x250, under 1 MP, both on the planar path and the RGB one.
-        let out = process(&jpeg, Preset::Profile, &SMALL).unwrap();
+        let out = process(&jpeg, Preset::Profile, AnimationPolicy::Keep, &SMALL).unwrap();
         assert_eq!((out.width, out.height), (200, 133));
         let header = probe::probe(&jpeg, SourceFormat::Jpeg, &SMALL).unwrap();
         let plan = decode::plan(&header, (200, 133), &SMALL).unwrap();
@@ -100,7 +116,12 @@ mod tests {
     /// The same file for the image preset (1620x1080) needs the full 6 MP decode.
     #[test]
     fn a_jpeg_whose_decode_for_the_preset_is_over_max_pixels_is_refused() {
-        let why = too_large(process(&test_jpeg(3000, 2000), Preset::Image, &SMALL));
+        let why = too_large(process(
+            &test_jpeg(3000, 2000),
+            Preset::Image,
+            AnimationPolicy::Keep,
+            &SMALL,
+        ));
         assert!(why.contains("3000x2000 decodes to 3000x2000"), "{why}");
     }
 
@@ -111,14 +132,19 @@ mod tests {
         let jpeg = test_jpeg(4000, 3000);
         let scan = jpeg.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
         let header_only = &jpeg[..scan + 32];
-        let why = too_large(process(header_only, Preset::Profile, &SMALL));
+        let why = too_large(process(
+            header_only,
+            Preset::Profile,
+            AnimationPolicy::Keep,
+            &SMALL,
+        ));
         assert!(why.contains("declares over 10000000"), "{why}");
         let limits = PixelLimits {
             max_declared_pixels: 20_000_000,
             ..SMALL
         };
         assert!(matches!(
-            process(header_only, Preset::Profile, &limits),
+            process(header_only, Preset::Profile, AnimationPolicy::Keep, &limits),
             Err(PipelineError::CorruptImage(_))
         ));
     }
@@ -129,13 +155,23 @@ mod tests {
         image::RgbImage::from_pixel(1500, 1000, image::Rgb([10, 200, 30]))
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
-        let why = too_large(process(&png, Preset::Profile, &SMALL));
+        let why = too_large(process(
+            &png,
+            Preset::Profile,
+            AnimationPolicy::Keep,
+            &SMALL,
+        ));
         assert!(why.contains("1500x1000 is over 1000000"), "{why}");
         let roomy = PixelLimits {
             max_pixels: 2_000_000,
             ..SMALL
         };
-        assert_eq!(process(&png, Preset::Profile, &roomy).unwrap().width, 200);
+        assert_eq!(
+            process(&png, Preset::Profile, AnimationPolicy::Keep, &roomy)
+                .unwrap()
+                .width,
+            200
+        );
     }
 
     /// Progressive JPEGs scale on output but are buffered whole; lossless ones do not scale.
@@ -150,13 +186,18 @@ mod tests {
             ("progressive", progressive_jpeg(1500, 1000)),
             ("lossless", lossless_jpeg(1500, 1000)),
         ] {
-            let why = too_large(process(&jpeg, Preset::Profile, &SMALL));
+            let why = too_large(process(
+                &jpeg,
+                Preset::Profile,
+                AnimationPolicy::Keep,
+                &SMALL,
+            ));
             assert!(why.contains("1500x1000 is over 1000000"), "{name}: {why}");
-            let out = process(&jpeg, Preset::Profile, &roomy).unwrap();
+            let out = process(&jpeg, Preset::Profile, AnimationPolicy::Keep, &roomy).unwrap();
             assert_eq!((out.width, out.height), (200, 133), "{name}");
         }
         let cmyk = cmyk_jpeg(3000, 2000);
-        let out = process(&cmyk, Preset::Profile, &SMALL).unwrap();
+        let out = process(&cmyk, Preset::Profile, AnimationPolicy::Keep, &SMALL).unwrap();
         assert_eq!((out.width, out.height), (200, 133));
     }
 
@@ -174,7 +215,7 @@ mod tests {
         ] {
             let jpeg = test_jpeg_subsampled(1001, 701, subsamp);
             for (preset, size) in [(Preset::Profile, (200, 140)), (Preset::Image, (1001, 701))] {
-                let out = process(&jpeg, preset, &LIMITS).unwrap();
+                let out = process(&jpeg, preset, AnimationPolicy::Keep, &LIMITS).unwrap();
                 assert_eq!((out.width, out.height), size, "{subsamp:?}");
                 let decoded = rgb_of(&out.bytes);
                 assert_eq!(
@@ -263,7 +304,7 @@ mod tests {
         for name in ["webp-anmf-alpha-short", "webp-anmf-yuv-slice"] {
             let input = std::fs::read(dir.join(name)).unwrap();
             // The fuzz target's first byte is its control byte; the file follows.
-            let result = process(&input[1..], Preset::Image, &LIMITS);
+            let result = process(&input[1..], Preset::Image, AnimationPolicy::Keep, &LIMITS);
             assert!(result.is_err(), "{name}");
         }
     }

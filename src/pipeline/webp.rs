@@ -12,16 +12,16 @@ use libwebp_sys as sys;
 use super::planar::Planes;
 use super::{Layout, PipelineError, Pixels};
 
-fn failed(what: impl Into<String>) -> PipelineError {
+pub(super) fn failed(what: impl Into<String>) -> PipelineError {
     PipelineError::internal(format!("libwebp: {}", what.into()))
 }
 
-fn side(value: u32) -> Result<c_int, PipelineError> {
+pub(super) fn side(value: u32) -> Result<c_int, PipelineError> {
     c_int::try_from(value).map_err(|_| failed("image side out of range"))
 }
 
 /// Encoder settings: libwebp's defaults (method 4, as sharp's default effort) at `quality`.
-fn config(quality: u8) -> Result<sys::WebPConfig, PipelineError> {
+pub(super) fn config(quality: u8) -> Result<sys::WebPConfig, PipelineError> {
     // SAFETY: all-zero bytes are a valid WebPConfig (see the module header).
     let mut config: sys::WebPConfig = unsafe { std::mem::zeroed() };
     // SAFETY: `config` is a valid, exclusively borrowed WebPConfig for the call's duration.
@@ -40,10 +40,10 @@ fn config(quality: u8) -> Result<sys::WebPConfig, PipelineError> {
 }
 
 /// A `WebPPicture` that frees whatever libwebp allocated in it when dropped.
-struct Picture(sys::WebPPicture);
+pub(super) struct Picture(pub(super) sys::WebPPicture);
 
 impl Picture {
-    fn new(width: u32, height: u32) -> Result<Self, PipelineError> {
+    pub(super) fn new(width: u32, height: u32) -> Result<Self, PipelineError> {
         // SAFETY: all-zero bytes are a valid WebPPicture (see the module header), and a zeroed
         // picture owns no memory, so dropping it early is harmless.
         let mut picture = Self(unsafe { std::mem::zeroed() });
@@ -145,28 +145,39 @@ fn encode(mut picture: Picture, quality: u8) -> Result<Vec<u8>, PipelineError> {
 
 /// From interleaved pixels: libwebp converts to Y'CbCr 4:2:0 itself (and keeps the alpha plane).
 pub fn from_pixels(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, PipelineError> {
-    let mut picture = Picture::new(pixels.width, pixels.height)?;
-    let channels = pixels.layout.channels();
-    let stride = side(pixels.width)?
-        .checked_mul(channels as c_int)
-        .ok_or_else(|| failed("row too long"))?;
-    if pixels.data.len() != pixels.width as usize * pixels.height as usize * channels {
-        return Err(failed("pixel buffer does not match its size"));
-    }
-    // SAFETY: `data` holds `height` rows of `stride` bytes (checked above) and outlives the
-    // call; libwebp copies them into memory of its own.
-    let ok = unsafe {
-        match pixels.layout {
-            Layout::Rgb8 => sys::WebPPictureImportRGB(&mut picture.0, pixels.data.as_ptr(), stride),
-            Layout::Rgba8 => {
-                sys::WebPPictureImportRGBA(&mut picture.0, pixels.data.as_ptr(), stride)
-            }
+    encode(Picture::from_pixels(pixels, false)?, quality)
+}
+
+impl Picture {
+    /// A picture holding a copy of `pixels`: as ARGB when `argb` (what the animation encoder
+    /// works on: it would convert Y'CbCr back, with a small loss), else as Y'CbCr 4:2:0.
+    pub(super) fn from_pixels(pixels: &Pixels, argb: bool) -> Result<Self, PipelineError> {
+        let mut picture = Picture::new(pixels.width, pixels.height)?;
+        picture.0.use_argb = c_int::from(argb);
+        let channels = pixels.layout.channels();
+        let stride = side(pixels.width)?
+            .checked_mul(channels as c_int)
+            .ok_or_else(|| failed("row too long"))?;
+        if pixels.data.len() != pixels.width as usize * pixels.height as usize * channels {
+            return Err(failed("pixel buffer does not match its size"));
         }
-    };
-    if ok == 0 {
-        return Err(failed("out of memory importing pixels"));
+        // SAFETY: `data` holds `height` rows of `stride` bytes (checked above) and outlives the
+        // call; libwebp copies them into memory of its own.
+        let ok = unsafe {
+            match pixels.layout {
+                Layout::Rgb8 => {
+                    sys::WebPPictureImportRGB(&mut picture.0, pixels.data.as_ptr(), stride)
+                }
+                Layout::Rgba8 => {
+                    sys::WebPPictureImportRGBA(&mut picture.0, pixels.data.as_ptr(), stride)
+                }
+            }
+        };
+        if ok == 0 {
+            return Err(failed("out of memory importing pixels"));
+        }
+        Ok(picture)
     }
-    encode(picture, quality)
 }
 
 /// From full-range (JFIF) Y'CbCr 4:2:0 planes. VP8 stores studio-range BT.601, so the samples

@@ -5,7 +5,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::{ServiceError, Workers};
-use crate::pipeline::{self, PixelLimits, Preset};
+use crate::config::UploadConfig;
+use crate::pipeline::{self, AnimationSummary, PixelLimits, Preset};
 use crate::storage::{NewObject, SharedStore, content_key};
 
 /// Processes and stores uploaded files.
@@ -13,6 +14,7 @@ pub struct Uploads {
     store: SharedStore,
     workers: Workers,
     limits: PixelLimits,
+    settings: UploadConfig,
 }
 
 /// A file as it was stored.
@@ -25,14 +27,22 @@ pub struct StoredImage {
     pub height: u32,
     /// The client's file name, as it was given to [`Uploads::store`].
     pub original_name: Option<String>,
+    /// Set when the stored file is an animated WebP.
+    pub animation: Option<AnimationSummary>,
 }
 
 impl Uploads {
-    pub fn new(store: SharedStore, workers: Workers, limits: PixelLimits) -> Self {
+    pub fn new(
+        store: SharedStore,
+        workers: Workers,
+        limits: PixelLimits,
+        settings: UploadConfig,
+    ) -> Self {
         Self {
             store,
             workers,
             limits,
+            settings,
         }
     }
 
@@ -47,9 +57,10 @@ impl Uploads {
         original_name: Option<String>,
     ) -> Result<StoredImage, ServiceError> {
         let limits = self.limits;
+        let animated = self.settings.animation_policy(preset);
         let image = self
             .workers
-            .run(move || pipeline::process(&file, preset, &limits))
+            .run(move || pipeline::process(&file, preset, animated, &limits))
             .await?;
         let key = content_key(prefix, now, &image.bytes, image.format.extension());
         let stored = StoredImage {
@@ -59,6 +70,7 @@ impl Uploads {
             width: image.width,
             height: image.height,
             original_name: original_name.clone(),
+            animation: image.animation,
         };
         self.store
             .put(NewObject {

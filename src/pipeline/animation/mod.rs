@@ -1,0 +1,441 @@
+//! Animated GIF, WebP and APNG: detected from the container, checked against the animation
+//! limits before a frame is decoded, then decoded, resized and encoded one frame at a time into
+//! an animated WebP, keeping each frame's duration and the loop count. Only the canvas being
+//! decoded, the frame being encoded and the encoder's own reference canvases are held at once,
+//! whatever the frame count.
+//!
+//! Modules: `container` (the header walk: frames, duration, loops) → `frames` (composited
+//! frames) → `webp_anim` (the encoder, beside `webp`).
+
+mod container;
+mod frames;
+
+use super::webp_anim::{Compression, Encoder};
+use super::{
+    CancelFlag, DEFAULT_QUALITY, Header, PipelineError, PixelLimits, Pixels, Plan, SourceFormat,
+    color, orient, resize,
+};
+pub use container::Container;
+use frames::Frames;
+
+/// How much animation one input may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct AnimationLimits {
+    /// Most frames (`--max-frames`).
+    pub max_frames: u64,
+    /// Most pixels decoded across all frames: canvas pixels × frames (`--max-animation-pixels`).
+    pub max_pixels: u64,
+    /// Longest total duration (`--max-animation-secs`), in ms.
+    pub max_duration_ms: u64,
+}
+
+impl AnimationLimits {
+    /// The defaults of `pixgate serve`: 1,000 frames, 200 million pixels (a 500-frame
+    /// 480×270 GIF is 65 million), five minutes.
+    pub const DEFAULT: Self = Self {
+        max_frames: 1000,
+        max_pixels: 200_000_000,
+        max_duration_ms: 300_000,
+    };
+}
+
+/// What an upload makes of an animated file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnimationPolicy {
+    /// An animated WebP.
+    Keep,
+    /// A still of the first frame, as any still image is stored.
+    FirstFrame,
+}
+
+/// An animated output, as the upload answer describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnimationSummary {
+    /// Frames in the stored file (libwebp merges identical neighbours into one longer frame).
+    pub frames: u64,
+    pub duration_ms: u64,
+}
+
+/// An animation encoded as WebP.
+#[derive(Debug)]
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub summary: AnimationSummary,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// GIFs whose largest colour table has at most this many entries are encoded lossless where
+/// that is smaller, frame by frame (libwebp's mixed mode): drawings, stickers and screen
+/// captures, where lossless is exact and often smaller than lossy. Photographic GIFs use full
+/// 256-entry tables; trying lossless on them costs time and is never smaller.
+const SMALL_PALETTE: u16 = 64;
+
+/// The animation in `bytes`, or `None` for a still image (a single frame takes the still path).
+pub fn detect(bytes: &[u8], format: SourceFormat) -> Option<Container> {
+    container::read(bytes, format)
+}
+
+/// Refuses an animation over `limits`, from what its container declares.
+pub fn check_limits(container: &Container, limits: &AnimationLimits) -> Result<(), PipelineError> {
+    let too_large = |why: String| Err(PipelineError::ImageTooLarge(why.into()));
+    if container.frames > limits.max_frames {
+        return too_large(format!(
+            "the animation has {} frames, over {} (--max-frames)",
+            container.frames, limits.max_frames
+        ));
+    }
+    let pixels = u64::from(container.width)
+        .saturating_mul(u64::from(container.height))
+        .saturating_mul(container.frames);
+    if pixels > limits.max_pixels {
+        return too_large(format!(
+            "the animation has {} frames of {}x{} = {pixels} pixels, over {} \
+             (--max-animation-pixels)",
+            container.frames, container.width, container.height, limits.max_pixels
+        ));
+    }
+    if container.duration_ms > limits.max_duration_ms {
+        return too_large(format!(
+            "the animation lasts {:.1} s, over {} s (--max-animation-secs)",
+            container.duration_ms as f64 / 1000.0,
+            limits.max_duration_ms / 1000
+        ));
+    }
+    Ok(())
+}
+
+/// An upload: every frame resized to `stored_target` (the preset's box in the stored
+/// orientation), turned upright, and encoded at the upload quality.
+pub fn upload(
+    bytes: &[u8],
+    header: &Header,
+    container: &Container,
+    stored_target: (u32, u32),
+    limits: &PixelLimits,
+) -> Result<Encoded, PipelineError> {
+    check_limits(container, &limits.animation)?;
+    let small_palette = container
+        .palette
+        .is_some_and(|entries| entries <= SMALL_PALETTE);
+    let compression = if small_palette {
+        Compression::Mixed(DEFAULT_QUALITY)
+    } else {
+        Compression::Lossy(DEFAULT_QUALITY)
+    };
+    let upright = header.stored_dimensions_of(stored_target.0, stored_target.1);
+    let job = Job {
+        bytes,
+        header,
+        container,
+        limits,
+        size: upright,
+        compression,
+        cancel: &CancelFlag::default(),
+    };
+    job.run(|frame| {
+        let resized = resize::resize_region(frame, super::fit::Region::WHOLE, stored_target)?;
+        orient::apply(resized, header.orientation)
+    })
+}
+
+/// A transform to WebP: every frame cropped and resized as `plan` says, padded for `contain`.
+pub fn render(
+    bytes: &[u8],
+    header: &Header,
+    container: &Container,
+    plan: &Plan,
+    quality: u8,
+    limits: &PixelLimits,
+    cancel: &CancelFlag,
+) -> Result<Encoded, PipelineError> {
+    check_limits(container, &limits.animation)?;
+    let (width, height) = plan.output();
+    let output_pixels = u64::from(width) * u64::from(height) * container.frames;
+    if output_pixels > limits.animation.max_pixels {
+        return Err(PipelineError::ImageTooLarge(
+            format!(
+                "{} frames of {width}x{height} would be {output_pixels} pixels, over {} \
+                 (--max-animation-pixels)",
+                container.frames, limits.animation.max_pixels
+            )
+            .into(),
+        ));
+    }
+    let job = Job {
+        bytes,
+        header,
+        container,
+        limits,
+        size: (width, height),
+        compression: Compression::Lossy(quality),
+        cancel,
+    };
+    job.run(|frame| {
+        let upright = orient::apply(frame, header.orientation)?;
+        let resized = resize::resize_region(upright, plan.region, plan.resized)?;
+        Ok(match plan.canvas {
+            Some(canvas) => resize::pad_to_canvas(resized, canvas),
+            None => resized,
+        })
+    })
+}
+
+/// One animation re-encoded: what every path shares.
+struct Job<'a> {
+    bytes: &'a [u8],
+    header: &'a Header,
+    container: &'a Container,
+    limits: &'a PixelLimits,
+    /// The output canvas.
+    size: (u32, u32),
+    compression: Compression,
+    cancel: &'a CancelFlag,
+}
+
+impl Job<'_> {
+    /// Decodes, reshapes (with `shape`, to `size`), converts to sRGB and encodes every frame.
+    fn run(
+        self,
+        mut shape: impl FnMut(Pixels) -> Result<Pixels, PipelineError>,
+    ) -> Result<Encoded, PipelineError> {
+        let canvas = (self.container.width, self.container.height);
+        let mut frames = Frames::open(self.bytes, self.header.format, canvas, self.limits)?;
+        let (width, height) = self.size;
+        let mut encoder = Encoder::new(width, height, self.container.loop_count, self.compression)?;
+        let (mut decoded, mut duration_ms) = (0u64, 0u64);
+        while let Some(frame) = frames.next_frame()? {
+            self.cancel.check()?;
+            decoded += 1;
+            // The container was counted before decoding; a decoder that finds more frames
+            // than it declared (an APNG's `acTL` is only a promise) is held to the same limit.
+            if decoded > self.limits.animation.max_frames {
+                return Err(PipelineError::ImageTooLarge(
+                    format!(
+                        "the animation has over {} frames (--max-frames)",
+                        self.limits.animation.max_frames
+                    )
+                    .into(),
+                ));
+            }
+            let shaped = shape(frame.pixels)?;
+            let srgb = color::to_srgb(shaped, self.header.icc.as_deref())?;
+            encoder.add(&srgb.into_rgba(), frame.duration_ms)?;
+            duration_ms += u64::from(frame.duration_ms);
+        }
+        if decoded == 0 {
+            return Err(PipelineError::CorruptImage(
+                "the animation has no frame that decodes".into(),
+            ));
+        }
+        let bytes = encoder.finish()?;
+        let frames = detect(&bytes, SourceFormat::Webp).map_or(1, |written| written.frames);
+        let summary = AnimationSummary {
+            frames,
+            duration_ms,
+        };
+        Ok(Encoded {
+            bytes,
+            summary,
+            width,
+            height,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::test_images::{LIMITS, tiny_gif};
+    use crate::pipeline::webp_anim::Decoder;
+    use crate::pipeline::{
+        AnimationPolicy, Fit, OutputFormat, OutputLimits, Preset, RenderSpec, TargetBox, process,
+    };
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame, Rgba, RgbaImage};
+
+    /// A `width`×`height` GIF of solid frames, one per `(colour, delay in ms)`.
+    fn solid_gif(width: u32, height: u32, frames: &[([u8; 4], u32)], repeat: Repeat) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut encoder = GifEncoder::new(&mut out);
+            encoder.set_repeat(repeat).unwrap();
+            for &(colour, delay) in frames {
+                let image = RgbaImage::from_pixel(width, height, Rgba(colour));
+                let delay = Delay::from_numer_denom_ms(delay, 1);
+                encoder
+                    .encode_frame(Frame::from_parts(image, 0, 0, delay))
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    /// Every frame of an animated WebP: its first pixel and duration.
+    fn decoded(webp: &[u8]) -> Vec<([u8; 4], u32)> {
+        let mut decoder = Decoder::new(webp).unwrap();
+        let mut frames = Vec::new();
+        while let Some((pixels, duration)) = decoder.next_frame().unwrap() {
+            let first: [u8; 4] = pixels.data[..4].try_into().unwrap();
+            frames.push((first, duration));
+        }
+        frames
+    }
+
+    const RED: [u8; 4] = [230, 20, 20, 255];
+    const GREEN: [u8; 4] = [20, 230, 20, 255];
+    const BLUE: [u8; 4] = [20, 20, 230, 255];
+
+    fn close(a: [u8; 4], b: [u8; 4]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12)
+    }
+
+    #[test]
+    fn an_animated_gif_becomes_an_animated_webp_with_its_timing_and_loops() {
+        let gif = solid_gif(
+            300,
+            120,
+            &[(RED, 100), (GREEN, 0), (BLUE, 250)],
+            Repeat::Finite(3),
+        );
+        let out = process(&gif, Preset::Profile, AnimationPolicy::Keep, &LIMITS).unwrap();
+        assert_eq!(out.format, OutputFormat::Webp);
+        assert_eq!((out.width, out.height), (200, 80));
+        let summary = out.animation.unwrap();
+        assert_eq!((summary.frames, summary.duration_ms), (3, 350));
+        let frames = decoded(&out.bytes);
+        let durations: Vec<u32> = frames.iter().map(|(_, d)| *d).collect();
+        assert_eq!(durations, [100, 0, 250]);
+        for ((pixel, _), colour) in frames.iter().zip([RED, GREEN, BLUE]) {
+            assert!(close(*pixel, colour), "{pixel:?} vs {colour:?}");
+        }
+        let written = detect(&out.bytes, SourceFormat::Webp).unwrap();
+        assert_eq!(
+            (written.loop_count, written.width, written.height),
+            (3, 200, 80)
+        );
+    }
+
+    #[test]
+    fn the_first_frame_policy_and_single_frames_take_the_still_path() {
+        let gif = solid_gif(40, 30, &[(RED, 100), (GREEN, 100)], Repeat::Infinite);
+        let still = process(&gif, Preset::Profile, AnimationPolicy::FirstFrame, &LIMITS).unwrap();
+        assert_eq!((still.format, still.animation), (OutputFormat::Jpeg, None));
+        let single = solid_gif(40, 30, &[(RED, 100)], Repeat::Infinite);
+        let out = process(&single, Preset::Image, AnimationPolicy::Keep, &LIMITS).unwrap();
+        assert_eq!((out.format, out.animation), (OutputFormat::Jpeg, None));
+    }
+
+    fn too_large(result: Result<crate::pipeline::ProcessedImage, PipelineError>) -> String {
+        match result {
+            Err(PipelineError::ImageTooLarge(why)) => why.to_string(),
+            other => panic!("expected image_too_large, got {other:?}"),
+        }
+    }
+
+    /// The bombs are refused from the container: the frames here would decode, but the
+    /// message shows which limit refused them.
+    #[test]
+    fn animations_over_a_limit_are_refused_naming_it() {
+        let many = tiny_gif(100_000, 1, Some(0));
+        let why = too_large(process(
+            &many,
+            Preset::Image,
+            AnimationPolicy::Keep,
+            &LIMITS,
+        ));
+        assert!(
+            why.contains("100000 frames") && why.contains("--max-frames"),
+            "{why}"
+        );
+
+        let tight = PixelLimits {
+            animation: AnimationLimits {
+                max_pixels: 300 * 120 * 2,
+                ..AnimationLimits::DEFAULT
+            },
+            ..LIMITS
+        };
+        let three = solid_gif(
+            300,
+            120,
+            &[(RED, 10), (GREEN, 10), (BLUE, 10)],
+            Repeat::Infinite,
+        );
+        let why = too_large(process(
+            &three,
+            Preset::Image,
+            AnimationPolicy::Keep,
+            &tight,
+        ));
+        assert!(why.contains("--max-animation-pixels"), "{why}");
+
+        let long = tiny_gif(3, 65_535, Some(0));
+        let why = too_large(process(
+            &long,
+            Preset::Image,
+            AnimationPolicy::Keep,
+            &LIMITS,
+        ));
+        assert!(
+            why.contains("1966.0 s") && why.contains("--max-animation-secs"),
+            "{why}"
+        );
+        // The first-frame policy decodes one frame, so no animation limit applies.
+        let still = process(&many, Preset::Profile, AnimationPolicy::FirstFrame, &LIMITS);
+        assert!(still.is_ok(), "{still:?}");
+    }
+
+    fn spec(width: u32, format: OutputFormat, auto: bool) -> RenderSpec {
+        RenderSpec {
+            target: TargetBox {
+                width: Some(width),
+                height: None,
+                fit: Fit::Inside,
+                enlarge: false,
+            },
+            format: Some(format),
+            quality: 80,
+            avif_speed: 10,
+            auto_format: auto,
+        }
+    }
+
+    #[test]
+    fn renders_stay_animated_as_webp_and_take_the_first_frame_otherwise() {
+        let gif = solid_gif(300, 120, &[(RED, 100), (GREEN, 200)], Repeat::Infinite);
+        let stored = process(&gif, Preset::Image, AnimationPolicy::Keep, &LIMITS).unwrap();
+        let source = bytes::Bytes::from(stored.bytes);
+        let output = OutputLimits {
+            max_side: 4096,
+            max_pixels: 4096 * 4096,
+            max_avif_pixels: 2048 * 2048,
+        };
+        let render = |spec: RenderSpec| {
+            crate::pipeline::render(&source, &spec, &LIMITS, &output, &CancelFlag::default())
+                .unwrap()
+        };
+        for auto_avif in [
+            spec(150, OutputFormat::Webp, false),
+            spec(150, OutputFormat::Avif, true),
+        ] {
+            let webp = render(auto_avif);
+            assert_eq!(
+                (webp.content_type, webp.width, webp.height),
+                ("image/webp", 150, 60)
+            );
+            let frames = decoded(&webp.bytes);
+            assert_eq!(frames.len(), 2);
+            assert_eq!((frames[0].1, frames[1].1), (100, 200));
+            assert!(close(frames[1].0, GREEN), "{:?}", frames[1].0);
+        }
+        let jpeg = render(spec(150, OutputFormat::Jpeg, false));
+        assert_eq!((jpeg.content_type, jpeg.width), ("image/jpeg", 150));
+        let rgb = crate::pipeline::test_images::rgb_of(&jpeg.bytes);
+        assert!(close(
+            [rgb.pixels[0], rgb.pixels[1], rgb.pixels[2], 255],
+            RED
+        ));
+        assert!(detect(&jpeg.bytes, SourceFormat::Jpeg).is_none());
+    }
+}
