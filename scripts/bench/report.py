@@ -419,17 +419,42 @@ def chart(card):
     return True
 
 
-KEPT_START, KEPT_END = "<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"
+# The sections other scripts measure and write into BENCHMARKS.md themselves, between these markers.
+KEPT = [("<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"),
+        ("<!-- animated: written by scripts/bench/animated -->", "<!-- /animated -->")]
 
 
 def kept_sections():
-    """The block another script wrote into BENCHMARKS.md (see KEPT_START), as it stands."""
+    """The blocks other scripts wrote into BENCHMARKS.md (see KEPT), as they stand, in KEPT's order."""
     try:
         text = open(OUT_MD).read()
     except FileNotFoundError:
         return []
-    start, end = text.find(KEPT_START), text.find(KEPT_END)
-    return [text[start:end + len(KEPT_END)] + "\n"] if 0 <= start < end else []
+    blocks = []
+    for start_marker, end_marker in KEPT:
+        start, end = text.find(start_marker), text.find(end_marker)
+        if 0 <= start < end:
+            blocks.append(text[start:end + len(end_marker)] + "\n")
+    return blocks
+
+
+def animated_card(res, card):
+    """The animated part's target rows (scripts/bench/animated measures them and writes its own section;
+    its raw numbers are results.json's "animated" when it ran after measure.py)."""
+    a = res.get("animated")
+    if not a or not a.get("complete"):
+        return
+    for name, label in (("pan-640x360-150f.gif", "640×360 150 f"), ("pan-2400x1350-60f.gif", "2400×1350 60 f"),
+                        ("clip-480x270-500f.gif", "480×270 500 f")):
+        ratios = [e["ratio"] for e in a.get("timing", []) if e["input"] == name]
+        if ratios:
+            card.add(f"animated GIF {label} → WebP: time (1 core)", ratios, "<=", 0.6)
+    for name, label in (("pan-640x360-150f.gif", "640×360 150 f"), ("pan-2400x1350-60f.gif", "2400×1350 60 f"),
+                        ("clip-480x270-500f.gif", "480×270 500 f")):
+        q = (a.get("quality") or {}).get(name)
+        if q and q.get("bytes_ratio_equal_ssim"):
+            card.add(f"animated GIF {label} → WebP: bytes at equal SSIM", [q["bytes_ratio_equal_ssim"]], "<=", 1.0,
+                     note=f"q80 vs q80: {q['bytes_ratio_q80']:.3f}")
 
 
 def main():
@@ -443,6 +468,7 @@ def main():
     quality_section(res, card, body)
     zip_section(res, card, body)
     cost_section(res, body, cost_inputs)
+    animated_card(res, card)
     has_chart = chart(card)
 
     out = ["# Benchmarks: pixgate vs sharp\n"]
@@ -493,12 +519,14 @@ def main():
     if missing:
         out.append(f"Not measured in this run: {', '.join(missing)}.\n")
     out.extend(body)
-    # scripts/bench/big-jpeg measures and writes its own section; a rerun of this report keeps it.
+    # scripts/bench/big-jpeg and scripts/bench/animated measure and write their own sections; a rerun of this
+    # report keeps them.
     out.extend(kept_sections())
     out.append("## How to rerun\n")
     out.append("```\nscripts/bench/run                    # 10-20 min (machine load) plus the release and arm64 builds; ../shared beside the repo\n"
                "QUICK=1 scripts/bench/run            # a quick trial of the harness\n"
-               "PIXGATE_BIN=path scripts/bench/run   # time an existing binary\n```\n")
+               "PIXGATE_BIN=path scripts/bench/run   # time an existing binary\n"
+               "PARTS=animated scripts/bench/run     # one part (animated, big: only their own sections are rewritten)\n```\n")
     out.append("It installs what it needs (apt: apache2-utils, nodejs/npm, libjpeg-turbo-progs; pip: Pillow, numpy, "
                "matplotlib, and for the zip part cargo-lambda, which brings zig; rustup: the aarch64-unknown-linux-gnu "
                "target), builds release, generates the inputs with `../shared/peers/make_images.py`, copies the "
