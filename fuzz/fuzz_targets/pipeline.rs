@@ -1,8 +1,8 @@
 //! Sniff, probe, decode, resize, colour, orient and encode on arbitrary bytes: the whole upload
 //! pipeline (`pipeline::process`) under small pixel limits so each run is quick, then, for
 //! images that pass, a render to a small fixed box. The first byte picks the preset, whether an
-//! animation is kept, and the render's fit and format; the rest is the file. Any panic, hang or runaway allocation is a
-//! finding; refusals (`unsupported_format`, `corrupt_image`, `image_too_large`) are answers.
+//! animation is kept, and the render's fit and format; the rest is the file. Any panic, hang or
+//! runaway allocation is a finding; refusals (`unsupported_format`, `corrupt_image`, `image_too_large`) are answers.
 
 #![no_main]
 

@@ -1,8 +1,7 @@
 //! What an animated file's container says, read without decoding a pixel: frame count, total
-//! duration, loop count and canvas size. Walking the blocks
-//! of a GIF, the chunks of a WebP or a PNG is a few comparisons per frame, so a file declaring
-//! 100,000 frames is measured (and refused) in about a millisecond, long before the first frame
-//! would be decoded. A file this walk cannot follow to its end is counted as far as it goes;
+//! duration, loop count and canvas size. Walking the blocks of a GIF, the chunks of a WebP or a
+//! PNG is a few comparisons per frame, so a file declaring 100,000 frames is measured (and
+//! refused) in about a millisecond, long before the first frame would be decoded. A file this walk cannot follow to its end is counted as far as it goes;
 //! the decoder then refuses it as corrupt.
 
 use super::super::SourceFormat;
@@ -38,6 +37,10 @@ fn u16_le(bytes: &[u8], at: usize) -> Option<u16> {
 fn u24_le(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at + 3)?;
     Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
+}
+
+fn u16_be(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
 }
 
 fn u32_le(bytes: &[u8], at: usize) -> Option<u32> {
@@ -221,9 +224,8 @@ fn apng(bytes: &[u8]) -> Option<Container> {
             }
             b"fcTL" => {
                 if let Some(container) = container.as_mut() {
-                    let numerator =
-                        u64::from(u16::from_be_bytes(data.get(20..22)?.try_into().ok()?));
-                    let denominator = match u16::from_be_bytes(data.get(22..24)?.try_into().ok()?) {
+                    let numerator = u64::from(u16_be(data, 20)?);
+                    let denominator = match u16_be(data, 22)? {
                         0 => 100,
                         d => u64::from(d),
                     };

@@ -86,30 +86,34 @@ pub fn detect(
     Ok(container)
 }
 
+/// A refusal past an animation limit; `why` names the flag.
+fn too_large(why: String) -> PipelineError {
+    PipelineError::ImageTooLarge(why.into())
+}
+
 fn check_limits(container: &Container, limits: &AnimationLimits) -> Result<(), PipelineError> {
-    let too_large = |why: String| Err(PipelineError::ImageTooLarge(why.into()));
     if container.frames > limits.max_frames {
-        return too_large(format!(
+        return Err(too_large(format!(
             "the animation has {} frames, over {} (--max-frames)",
             container.frames, limits.max_frames
-        ));
+        )));
     }
     let pixels = u64::from(container.width)
         .saturating_mul(u64::from(container.height))
         .saturating_mul(container.frames);
     if pixels > limits.max_pixels {
-        return too_large(format!(
+        return Err(too_large(format!(
             "the animation has {} frames of {}x{} = {pixels} pixels, over {} \
              (--max-animation-pixels)",
             container.frames, container.width, container.height, limits.max_pixels
-        ));
+        )));
     }
     if container.duration_ms > limits.max_duration_ms {
-        return too_large(format!(
+        return Err(too_large(format!(
             "the animation lasts {:.1} s, over {} s (--max-animation-secs)",
             container.duration_ms as f64 / 1000.0,
             limits.max_duration_ms / 1000
-        ));
+        )));
     }
     Ok(())
 }
@@ -159,14 +163,11 @@ pub fn render(
     let (width, height) = plan.output();
     let output_pixels = u64::from(width) * u64::from(height) * container.frames;
     if output_pixels > limits.animation.max_pixels {
-        return Err(PipelineError::ImageTooLarge(
-            format!(
-                "{} frames of {width}x{height} would be {output_pixels} pixels, over {} \
-                 (--max-animation-pixels)",
-                container.frames, limits.animation.max_pixels
-            )
-            .into(),
-        ));
+        return Err(too_large(format!(
+            "{} frames of {width}x{height} would be {output_pixels} pixels, over {} \
+             (--max-animation-pixels)",
+            container.frames, limits.animation.max_pixels
+        )));
     }
     let job = Job {
         bytes,
@@ -217,13 +218,10 @@ impl Job<'_> {
             // The container was counted before decoding; a decoder that finds more frames
             // than it declared (an APNG's `acTL` is only a promise) is held to the same limit.
             if decoded > self.limits.animation.max_frames {
-                return Err(PipelineError::ImageTooLarge(
-                    format!(
-                        "the animation has over {} frames (--max-frames)",
-                        self.limits.animation.max_frames
-                    )
-                    .into(),
-                ));
+                return Err(too_large(format!(
+                    "the animation has over {} frames (--max-frames)",
+                    self.limits.animation.max_frames
+                )));
             }
             let encoder = match &mut encoder {
                 Some(encoder) => encoder,
