@@ -1,8 +1,9 @@
 //! What an animated file's container says, read without decoding a pixel: frame count, total
 //! duration, loop count and canvas size. Walking the blocks of a GIF, the chunks of a WebP or a
 //! PNG is a few comparisons per frame, so a file declaring 100,000 frames is measured (and
-//! refused) in about a millisecond, long before the first frame would be decoded. A file this walk cannot follow to its end is counted as far as it goes;
-//! the decoder then refuses it as corrupt.
+//! refused) in about a millisecond, long before the first frame would be decoded. A file this
+//! walk cannot follow to its end is counted as far as it goes; the decoder then refuses it as
+//! corrupt.
 
 use super::super::SourceFormat;
 
