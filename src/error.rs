@@ -14,6 +14,7 @@ use serde::{Serialize, Serializer};
 use crate::auth::{AuthError, retry_after_secs};
 use crate::pipeline::PipelineError;
 use crate::request::RequestError;
+use crate::request_id;
 use crate::service::{DirectError, ServiceError};
 use crate::storage::StoreError;
 use crate::storage::staging::{PutRefusal, StagingError};
@@ -182,7 +183,7 @@ impl ApiError {
         }
     }
 
-    /// The `{code, message}` pair every error body carries.
+    /// The `{code, message, requestId}` every error body carries.
     pub fn detail(&self, index: Option<usize>) -> ErrorDetail {
         ErrorDetail {
             code: self.code(),
@@ -192,6 +193,7 @@ impl ApiError {
                 Self::Request(RequestError::InvalidParam { param, .. }) => Some(param.clone()),
                 _ => None,
             },
+            request_id: request_id::current().map(|id| id.as_str().to_owned()),
         }
     }
 
@@ -359,8 +361,9 @@ fn cause_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `{code, message, index?, param?}`: the error object inside every error body.
+/// `{code, message, requestId, index?, param?}`: the error object inside every error body.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
@@ -369,6 +372,10 @@ pub struct ErrorDetail {
     /// The query parameter an `invalid_param` error is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// The request's id (also its `x-request-id`), to quote when asking what went wrong. Absent
+    /// only from the answer to a connection refused before its request was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -4,12 +4,14 @@
 //! lifts the 6 MB limit on buffered answers for large renditions.
 
 use axum::Router;
+use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use tower::ServiceBuilder;
 use tower::util::MapRequest;
 
 use crate::config::Config;
 use crate::http::app;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
@@ -41,8 +43,31 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
 /// The router as the Lambda runtime calls it, buffered or streamed.
 pub fn service(state: AppState) -> MapRequest<Router, fn(Request) -> Request> {
     ServiceBuilder::new()
-        .map_request(route_path as fn(Request) -> Request)
+        .map_request(from_event as fn(Request) -> Request)
         .service(app(state))
+}
+
+/// What the router needs from the event beyond the HTTP request: the path API Gateway routed
+/// on, and the id the platform gave the request.
+fn from_event(request: Request) -> Request {
+    with_request_id(route_path(request))
+}
+
+/// Names the request as the platform does: API Gateway's (or the Function URL's) request id,
+/// which its access logs and the client's `apigw-requestid` also carry; else the invocation's.
+fn with_request_id(mut request: Request) -> Request {
+    let from_gateway = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    let id = from_gateway
+        .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+        .and_then(|id| RequestId::from_platform(&id));
+    if let Some(id) = id {
+        request.extensions_mut().insert(id);
+    }
+    request
 }
 
 /// REST API events put the stage in the path (`/prod/upload`), which no route matches; the

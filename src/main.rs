@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pixgate::config::{Config, ConfigArgs, SigningKey};
-use tracing_subscriber::EnvFilter;
+use pixgate::logging::{self, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +17,15 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` or `json` (one object per line); `json` by default under Lambda.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "PIXGATE_LOG_FORMAT",
+        value_name = "PIXGATE_LOG_FORMAT"
+    )]
+    log_format: Option<LogFormat>,
 }
 
 // Parsed once at start; boxing the larger variant would buy nothing.
@@ -85,6 +94,8 @@ struct SignArgs {
 struct LambdaCli {
     #[command(flatten)]
     config: ConfigArgs,
+    #[arg(long, value_enum, env = "PIXGATE_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
 }
 
 /// Image buffers are megabytes and live for one request. glibc hands blocks that size back to
@@ -116,7 +127,6 @@ const BLOCKING_JOBS_GRACE: std::time::Duration = std::time::Duration::from_secs(
 fn main() -> ExitCode {
     tune_allocator();
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    init_tracing(in_lambda);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,11 +135,18 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = if in_lambda {
-        Config::try_from(LambdaCli::parse_from(["pixgate"]).config)
+        let cli = LambdaCli::parse_from(["pixgate"]);
+        logging::init(cli.log_format.unwrap_or(LogFormat::default_for(true)), true);
+        Config::try_from(cli.config)
             .map_err(Into::into)
             .and_then(|config| runtime.block_on(pixgate::lambda::run(config)))
     } else {
-        match Cli::parse().command {
+        let cli = Cli::parse();
+        logging::init(
+            cli.log_format.unwrap_or(LogFormat::default_for(false)),
+            false,
+        );
+        match cli.command {
             Command::Serve(args) => Config::try_from(args)
                 .map_err(Into::into)
                 .and_then(|config| runtime.block_on(pixgate::server::run(config))),
@@ -181,18 +198,4 @@ fn sign(args: &SignArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("pixgate: {error}");
     ExitCode::from(2)
-}
-
-fn init_tracing(in_lambda: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
-    // CloudWatch shows escape codes verbatim and stamps its own time.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(!in_lambda);
-    if in_lambda {
-        builder.without_time().init();
-    } else {
-        builder.init();
-    }
 }

@@ -22,9 +22,10 @@ use crate::error::ApiError;
 
 const DEFAULT_ALLOWED_HEADERS: &str = "content-type, authorization, x-requested-with";
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
-// Retry-After and WWW-Authenticate let a browser client read why it was refused (429, 401).
+// Retry-After and WWW-Authenticate let a browser client read why it was refused (429, 401);
+// X-Request-Id, what to quote when reporting it.
 const EXPOSED_HEADERS: &str =
-    "etag, content-length, content-disposition, retry-after, www-authenticate";
+    "etag, content-length, content-disposition, retry-after, www-authenticate, x-request-id";
 
 pub async fn cors(
     State(policy): State<Arc<AllowedOrigins>>,

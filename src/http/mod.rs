@@ -1,5 +1,6 @@
-//! The HTTP edge: the router ([`app`]), route handlers, CORS, the request log, and the pieces
-//! every handler shares (fallbacks that keep every answer JSON, the time limit, ETags).
+//! The HTTP edge: the router ([`app`]), route handlers, CORS, request ids, the request log, and
+//! the pieces every handler shares (fallbacks that keep every answer JSON, the time limit,
+//! ETags).
 //! Handlers parse with `request`, act through the use cases in `service` (reached through
 //! `state::AppState`), and answer; errors become answers only in `error`.
 
@@ -10,6 +11,7 @@ pub mod files;
 pub mod head_limits;
 mod log;
 pub mod page;
+mod request_id;
 mod router;
 pub mod staging;
 pub mod transform;

@@ -1,5 +1,5 @@
-//! The router: every route, and the layers every answer passes through (time limit, panics as
-//! JSON, CORS, the one log line of a failed request). One `app(state)` serves the local server,
+//! The router: every route, and the layers every answer passes through (request id, the one
+//! log line of each request, CORS, panics as JSON, the time limit). One `app(state)` serves the local server,
 //! the Lambda entry point and the tests alike.
 
 use std::sync::Arc;
@@ -10,11 +10,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, page, staging,
-    time_limit, transform, upload,
+    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, page, request_id,
+    staging, time_limit, transform, upload,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(from_fn(log::route))
         .layer(from_fn_with_state(timeout, time_limit))
         .layer(from_fn(head_limits::head_limits))
         .layer(CatchPanicLayer::custom(|_| {
@@ -42,8 +42,8 @@ pub fn app(state: AppState) -> Router {
     let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
     Router::new()
         .fallback_service(with_cors)
-        .layer(from_fn(log::failures))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn(log::requests))
+        .layer(from_fn(request_id::assign))
 }
 
 /// The routes that write to the store, behind the token and rate-limit gate when one is

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use headers::{ContentLength, HeaderMapExt};
 use serde::Serialize;
 
+use super::log::{FileOutcome, FileOutcomes};
 use crate::error::{ApiError, ErrorDetail, Failures};
 use crate::request::{FilePart, RequestError, UploadKind, discard_body, read_upload_form};
 use crate::service::StoredImage;
@@ -56,6 +57,7 @@ enum Item {
 struct Outcome {
     index: usize,
     original_name: Option<String>,
+    bytes_in: usize,
     result: Result<StoredFile, ApiError>,
 }
 
@@ -109,6 +111,7 @@ async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) ->
         Outcome {
             index: part.index,
             original_name: part.original_name.clone(),
+            bytes_in: part.content.as_ref().map_or(0, |bytes| bytes.len()),
             result: store_file(state, kind, now, base_url, part).await,
         }
     });
@@ -205,6 +208,26 @@ pub(super) fn is_host(value: &str) -> bool {
 /// 200 when every file is stored; 207 with failed items in place when some are; otherwise the
 /// first failure as the whole answer.
 fn answer(outcomes: Vec<Outcome>) -> Response {
+    let files = file_outcomes(&outcomes);
+    let mut response = respond(outcomes);
+    response.extensions_mut().insert(files);
+    response
+}
+
+/// Each file's fate as the request's log line tells it.
+fn file_outcomes(outcomes: &[Outcome]) -> FileOutcomes {
+    let files = outcomes.iter().map(|outcome| FileOutcome {
+        index: outcome.index,
+        bytes_in: outcome.bytes_in,
+        result: match &outcome.result {
+            Ok(file) => Ok((file.key.clone(), file.size)),
+            Err(error) => Err(error.code()),
+        },
+    });
+    FileOutcomes(files.collect())
+}
+
+fn respond(outcomes: Vec<Outcome>) -> Response {
     let stored = outcomes.iter().filter(|o| o.result.is_ok()).count();
     if stored == 0 {
         let first_failure = outcomes

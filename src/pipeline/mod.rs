@@ -25,7 +25,7 @@ mod resize;
 mod route;
 mod sniff;
 #[cfg(test)]
-mod test_images;
+pub(crate) mod test_images;
 mod upload;
 mod webp;
 mod webp_anim;

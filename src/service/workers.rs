@@ -54,9 +54,11 @@ impl WorkerSlot {
         job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
     ) -> Result<T, ServiceError> {
         let permit = self.permit;
+        // The job's log lines belong to the request that asked for it.
+        let span = tracing::Span::current();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            job()
+            span.in_scope(job)
         })
         .await?;
         Ok(outcome?)

@@ -19,6 +19,7 @@ mod lambda_events;
 mod openapi;
 mod page;
 mod rate_limit;
+mod request_ids;
 mod s3_backend;
 mod s3_faults;
 mod transform;
