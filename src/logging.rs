@@ -29,7 +29,7 @@ impl LogFormat {
 /// Installs the process's logger; call once, before anything logs.
 pub fn init(format: LogFormat, in_lambda: bool) {
     // Fails only if a logger is installed already, which then keeps logging.
-    let _ = tracing::dispatcher::set_global_default(dispatch(format, in_lambda, std::io::stdout));
+    let _ = tracing::dispatcher::set_global_default(dispatch(format, in_lambda, std::io::stderr));
 }
 
 /// The logger `init` installs, writing to `writer` (tests capture it).
@@ -62,7 +62,7 @@ where
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(writer)
-                .with_ansi(std::io::stdout().is_terminal())
+                .with_ansi(std::io::stderr().is_terminal())
                 .finish(),
         ),
     }
