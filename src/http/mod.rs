@@ -9,6 +9,7 @@ pub mod direct;
 pub mod files;
 pub mod head_limits;
 mod log;
+mod metrics;
 pub mod page;
 mod router;
 pub mod staging;

@@ -13,8 +13,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, page, staging,
-    time_limit, transform, upload,
+    auth, cors, direct, files, head_limits, log, method_not_allowed, metrics, not_found, page,
+    staging, time_limit, transform, upload,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,13 +22,19 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.config.http().allowed_origins.clone());
     let timeout = state.config.http().request_timeout;
-    let routes = Router::new()
+    let measured = state.clone();
+    let mut routes = Router::new()
         .merge(uploads(&state))
         .merge(page::routes(&state))
         .route("/files/{*key}", get(files::serve))
         .route("/img/{*key}", get(transform::transform))
         .route("/staging/{*key}", put(staging::put))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(|| async { "ok" }));
+    // For a scraper on the operator's network, not for browsers: no CORS, no token.
+    if state.config.serves_metrics() {
+        routes = routes.route("/metrics", get(metrics::scrape));
+    }
+    let routes = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -36,13 +42,15 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(head_limits::head_limits))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked").into_response()
-        }));
+        }))
+        .layer(from_fn(metrics::mark_route));
     // CORS goes around routing rather than inside each route, so every answer (404s, 405s,
     // panics turned into 500s) gets its headers and OPTIONS can be answered for any route.
     let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
     Router::new()
         .fallback_service(with_cors)
         .layer(from_fn(log::failures))
+        .layer(from_fn_with_state(measured, metrics::measure))
         .layer(TraceLayer::new_for_http())
 }
 

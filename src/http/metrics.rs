@@ -1,0 +1,85 @@
+//! The request figures at the edge: each answer counted by route, method and status, timed,
+//! and its bytes in and out; and `GET /metrics`, the text a Prometheus scraper reads.
+//!
+//! The route is the template the router matched (`/img/{*key}`), never the path, so the series
+//! stay few however many keys are asked for. It is known only inside the routed router, which
+//! CORS and the log wrap; [`mark_route`] runs there and leaves it on the answer for [`measure`],
+//! which wraps everything, so answers CORS or a fallback gave are counted too.
+
+use std::time::Instant;
+
+use axum::body::HttpBody;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::metrics::{CONTENT_TYPE, RequestRecord, UNMATCHED_ROUTE};
+use crate::state::AppState;
+
+/// The route template that answered, carried from inside the router out to [`measure`].
+#[derive(Debug, Clone)]
+struct MatchedRoute(String);
+
+/// Inside the routed router: puts the matched route on the answer.
+pub async fn mark_route(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| MatchedRoute(path.as_str().to_owned()));
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Around everything: counts and times the request once it is answered.
+pub async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let bytes_in = body_length(request.body().size_hint().exact(), request.headers());
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<MatchedRoute>()
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |route| route.0.clone());
+    let record = RequestRecord {
+        route,
+        method,
+        status: response.status().as_u16(),
+        duration: started.elapsed(),
+        bytes_in,
+        bytes_out: body_length(response.body().size_hint().exact(), response.headers()),
+    };
+    state.metrics.storage_retries(state.store.retries());
+    state.metrics.request(&record);
+    response
+}
+
+/// A body's length: exact when the body knows it, else its `Content-Length`, else 0 (a
+/// streamed body of unknown length is not counted).
+fn body_length(exact: Option<u64>, headers: &HeaderMap) -> u64 {
+    exact
+        .or_else(|| {
+            headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    state.metrics.storage_retries(state.store.retries());
+    let text = state.metrics.encode(state.renders.load());
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        text,
+    )
+        .into_response()
+}
