@@ -59,8 +59,8 @@ pub struct HttpConfig {
     #[arg(long, env = "PIXGATE_UI", value_name = "PIXGATE_UI", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub ui: bool,
 
-    /// Keep the operator's metrics: served at `GET /metrics` (Prometheus text) by the local
-    /// server; under Lambda, written as one CloudWatch EMF log line per request instead.
+    /// Give the operator's metrics out: at `GET /metrics` (Prometheus text) on the local
+    /// server; under Lambda, as one CloudWatch EMF log line per request instead.
     #[arg(long, env = "PIXGATE_METRICS", value_name = "PIXGATE_METRICS", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics: bool,
 

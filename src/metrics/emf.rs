@@ -36,11 +36,15 @@ struct State {
     retries_seen: u64,
 }
 
+/// Where the lines go instead of stdout.
+pub type EmfOut = Box<dyn Write + Send>;
+
 /// The EMF writer of one function.
-#[derive(Debug)]
 pub struct Emf {
     function: String,
     state: Mutex<State>,
+    /// `None`: stdout, which Lambda sends to CloudWatch Logs.
+    out: Mutex<Option<EmfOut>>,
 }
 
 impl Emf {
@@ -48,7 +52,12 @@ impl Emf {
         Self {
             function,
             state: Mutex::default(),
+            out: Mutex::default(),
         }
+    }
+
+    pub(super) fn send_to(&self, out: EmfOut) {
+        *self.out.lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -93,9 +102,17 @@ impl Emf {
         );
         // One write of the whole line, so lines from other writers never interleave with it;
         // a lost metric line must not fail the request.
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(format!("{line}\n").as_bytes());
-        let _ = stdout.flush();
+        let line = format!("{line}\n");
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = match out.as_mut() {
+            Some(out) => out.write_all(line.as_bytes()).and_then(|()| out.flush()),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(line.as_bytes())
+                    .and_then(|()| stdout.flush())
+            }
+        };
     }
 }
 
@@ -247,6 +264,7 @@ mod tests {
     #[test]
     fn what_the_pipeline_and_store_report_goes_with_the_next_line_only() {
         let emf = Emf::new("f".into());
+        emf.send_to(Box::new(std::io::sink()));
         emf.steps(&vec![
             (Step::Decode, Duration::from_millis(4)),
             (Step::Decode, Duration::from_millis(6)),

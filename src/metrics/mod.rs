@@ -266,6 +266,13 @@ impl Metrics {
         }
     }
 
+    /// Sends the EMF lines to `out` instead of stdout (tests, embedders); without EMF, nothing.
+    pub fn send_emf_to(&self, out: emf::EmfOut) {
+        if let Some(emf) = &self.emf {
+            emf.send_to(out);
+        }
+    }
+
     /// The text exposition, with the render gauges as `load` has them now.
     pub fn encode(&self, load: RenderLoad) -> String {
         self.renders_in_flight.set(load.running);

@@ -1,13 +1,16 @@
 //! `GET /metrics` after real traffic: each counter moved by exactly what the requests did
 //! (each app owns its registry, so other tests running in the process cannot move them), the
-//! storage figures under S3 faults, and the route gone with `--metrics false`.
+//! storage figures under S3 faults, and the route gone with `--metrics false`; under Lambda, one
+//! EMF line per request through real events, and no route.
 
 use axum::http::StatusCode;
+use serde_json::{Value, json};
 
 use crate::harness::s3_faults::Fault;
 use crate::harness::scrape::Scrape;
 use crate::harness::{
-    Backend, Multipart, TestApp, config_with, corpus_image, default_config, encode_png,
+    Backend, Multipart, Runtime, TestApp, config_with, corpus_image, default_config, encode_png,
+    function_url_get, http_api_upload, invoke,
 };
 
 const PHOTO: &str = "DSCN0010.jpg";
@@ -181,4 +184,55 @@ async fn s3_retries_and_failed_writes_are_counted() {
         ),
         1.0
     );
+}
+
+/// Every metric the line's `_aws` directive names has a number at the top level: what
+/// CloudWatch needs to extract it.
+fn assert_extractable(line: &Value) {
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "pixgate", "{line}");
+    assert_eq!(
+        directive["Dimensions"],
+        json!([["Function", "Route"], ["Function"]])
+    );
+    for metric in directive["Metrics"].as_array().expect("metrics listed") {
+        let name = metric["Name"].as_str().expect("metric name");
+        assert!(line[name].is_number(), "{name} has no value: {line}");
+    }
+}
+
+#[tokio::test]
+async fn under_lambda_each_request_writes_one_emf_line_and_no_route_is_served() {
+    let app = TestApp::with_config(default_config().with_emf_metrics("pixgate-upload".into()));
+    let emf = app.capture_emf();
+    let form = Multipart::new().file(PHOTO, "image/jpeg", corpus_image(PHOTO));
+    let body = form.body();
+    let event = http_api_upload("type=profile", &Multipart::content_type(), &body);
+    let (upload, _) = invoke(&app, Runtime::Buffered, &event).await;
+    upload.assert_status(StatusCode::OK, "upload through an HTTP API event");
+    let event = function_url_get("/metrics", "", json!({"host": "example.lambda-url.aws"}));
+    let (scrape, _) = invoke(&app, Runtime::Buffered, &event).await;
+    scrape.assert_status(StatusCode::NOT_FOUND, "no /metrics under Lambda");
+
+    let lines = emf.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let (stored, missing) = (&lines[0], &lines[1]);
+    assert_extractable(stored);
+    assert_eq!(stored["Function"], "pixgate-upload");
+    assert_eq!(stored["Route"], "/upload");
+    assert_eq!(stored["Status"], 200);
+    assert_eq!(stored["Requests"], 1);
+    assert_eq!(stored["Errors5xx"], 0);
+    assert_eq!(stored["UploadsStored"], 1);
+    assert_eq!(stored["RequestBytes"], body.len());
+    assert_eq!(stored["ResponseBytes"], upload.body.len());
+    assert!(stored["Duration"].as_f64().unwrap() > 0.0);
+    assert!(stored["PipelineStep_decode"].as_f64().unwrap() > 0.0);
+    assert!(stored["PipelineStep_encode"].as_f64().unwrap() > 0.0);
+    assert_extractable(missing);
+    assert_eq!(missing["Route"], "unmatched");
+    assert_eq!(missing["Status"], 404);
+    assert_eq!(missing["Errors4xx"], 1);
+    // What the upload reported went with its own line only.
+    assert!(missing.get("UploadsStored").is_none() && missing.get("PipelineStep_decode").is_none());
 }

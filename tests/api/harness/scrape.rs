@@ -1,7 +1,12 @@
-//! `GET /metrics` read back: the text exposition parsed into samples, so tests assert on the
-//! numbers a scraper would see, by metric name and labels.
+//! The metrics read back: `GET /metrics`'s text exposition parsed into samples, so tests assert
+//! on the numbers a scraper would see, by metric name and labels; and the EMF lines of an app
+//! configured as under Lambda, captured.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
 
 /// One scrape: every sample line, as name, labels and value.
 #[derive(Debug)]
@@ -76,4 +81,38 @@ fn labels(text: &str) -> BTreeMap<String, String> {
             (key.to_owned(), value.trim_end_matches('"').to_owned())
         })
         .collect()
+}
+
+/// The EMF lines an app configured as under Lambda wrote, captured instead of printed.
+#[derive(Clone, Default)]
+pub struct EmfCapture(Arc<Mutex<Vec<u8>>>);
+
+impl EmfCapture {
+    /// Every line so far, each parsed as the JSON object it must be.
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes)
+            .expect("EMF lines are UTF-8")
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+            })
+            .collect()
+    }
+}
+
+impl Write for EmfCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
