@@ -5,17 +5,34 @@
 //! stay few however many keys are asked for. It is known only inside the routed router, which
 //! CORS and the log wrap; [`mark_route`] runs there and leaves it on the answer for [`measure`],
 //! which wraps everything, so answers CORS or a fallback gave are counted too.
+//!
+//! `GET /metrics` is for a scraper on the operator's network, not for pages in a browser: it is
+//! routed outside CORS, so no page on another origin can read it, and it needs no token.
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::HttpBody;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
+use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::metrics::{CONTENT_TYPE, RequestRecord, UNMATCHED_ROUTE};
 use crate::state::AppState;
+
+/// `GET /metrics` when the configuration serves it; otherwise no route.
+pub fn routes(state: &AppState) -> Router {
+    if !state.config.serves_metrics() {
+        return Router::new();
+    }
+    Router::new()
+        .route("/metrics", get(scrape))
+        .method_not_allowed_fallback(super::method_not_allowed)
+        .route_layer(from_fn(mark_route))
+        .with_state(state.clone())
+}
 
 /// The route template that answered, carried from inside the router out to [`measure`].
 #[derive(Debug, Clone)]
@@ -71,7 +88,7 @@ fn body_length(exact: Option<u64>, headers: &HeaderMap) -> u64 {
 }
 
 /// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>) -> Response {
+async fn scrape(State(state): State<AppState>) -> Response {
     state.metrics.storage_retries(state.store.retries());
     let text = state.metrics.encode(state.renders.load());
     (

@@ -23,18 +23,13 @@ pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.config.http().allowed_origins.clone());
     let timeout = state.config.http().request_timeout;
     let measured = state.clone();
-    let mut routes = Router::new()
+    let routes = Router::new()
         .merge(uploads(&state))
         .merge(page::routes(&state))
         .route("/files/{*key}", get(files::serve))
         .route("/img/{*key}", get(transform::transform))
         .route("/staging/{*key}", put(staging::put))
-        .route("/healthz", get(|| async { "ok" }));
-    // For a scraper on the operator's network, not for browsers: no CORS, no token.
-    if state.config.serves_metrics() {
-        routes = routes.route("/metrics", get(metrics::scrape));
-    }
-    let routes = routes
+        .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -47,7 +42,7 @@ pub fn app(state: AppState) -> Router {
     // CORS goes around routing rather than inside each route, so every answer (404s, 405s,
     // panics turned into 500s) gets its headers and OPTIONS can be answered for any route.
     let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
-    Router::new()
+    metrics::routes(&measured)
         .fallback_service(with_cors)
         .layer(from_fn(log::failures))
         .layer(from_fn_with_state(measured, metrics::measure))

@@ -139,6 +139,46 @@ async fn the_response_byte_count_of_an_upload_is_the_answer_sent() {
 }
 
 #[tokio::test]
+async fn no_page_on_another_origin_may_read_the_metrics() {
+    let config = config_with(&["--allowed-origins", "https://chat.example"]);
+    let app = TestApp::with_config(config);
+    for origin in ["https://chat.example", "https://evil.example"] {
+        let response = app.get_with("/metrics", &[("origin", origin)]).await;
+        response.assert_status(StatusCode::OK, origin);
+        assert_eq!(
+            response.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+    }
+    // Any other route still answers with CORS.
+    let health = app
+        .get_with("/healthz", &[("origin", "https://chat.example")])
+        .await;
+    assert_eq!(
+        health.header("access-control-allow-origin"),
+        Some("https://chat.example")
+    );
+    let post = app.send(
+        axum::http::Request::post("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    );
+    let post = post.await;
+    post.assert_status(StatusCode::METHOD_NOT_ALLOWED, "POST /metrics");
+    assert_eq!(post.error_code(), "method_not_allowed");
+    let m = scrape(&app).await;
+    let metrics_requests = |status: &str| {
+        m.value(
+            "pixgate_http_requests_total",
+            &[("route", "/metrics"), ("status", status)],
+        )
+    };
+    assert_eq!(metrics_requests("200"), 2.0);
+    assert_eq!(metrics_requests("405"), 1.0);
+}
+
+#[tokio::test]
 async fn metrics_false_serves_no_metrics_route() {
     let app = TestApp::with_config(config_with(&["--metrics", "false"]));
     let response = app.get("/metrics").await;
