@@ -21,16 +21,6 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
-        Step::Probe,
-        Step::Decode,
-        Step::Orient,
-        Step::Resize,
-        Step::Color,
-        Step::Encode,
-        Step::Animation,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Probe => "probe",
@@ -68,9 +58,21 @@ pub fn timed<T>(step: Step, run: impl FnOnce() -> T) -> T {
 /// Runs `job` and returns what it gave with the steps it timed.
 pub fn collect<T>(job: impl FnOnce() -> T) -> (T, StepTimes) {
     let outer = STEPS.with(|steps| steps.borrow_mut().replace(Vec::new()));
+    // Put back even when the job panics, so the thread's next job starts clean.
+    let _restore = Restore(outer);
     let out = job();
-    let times = STEPS.with(|steps| std::mem::replace(&mut *steps.borrow_mut(), outer));
+    let times = STEPS.with(|steps| steps.borrow_mut().take());
     (out, times.unwrap_or_default())
+}
+
+/// What [`STEPS`] held before a [`collect`], put back when it ends.
+struct Restore(Option<StepTimes>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        STEPS.with(|steps| *steps.borrow_mut() = outer);
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +92,20 @@ mod tests {
         // Nothing leaks into the next job.
         let ((), times) = collect(|| ());
         assert!(times.is_empty());
+    }
+
+    #[test]
+    fn a_job_that_panics_leaves_nothing_behind() {
+        let panicked = std::panic::catch_unwind(|| {
+            collect(|| {
+                timed(Step::Decode, || ());
+                panic!("a step failed");
+            })
+        });
+        assert!(panicked.is_err());
+        let ((), times) = collect(|| timed(Step::Encode, || ()));
+        let steps: Vec<Step> = times.iter().map(|(step, _)| *step).collect();
+        assert_eq!(steps, [Step::Encode]);
+        STEPS.with(|steps| assert!(steps.borrow().is_none()));
     }
 }
