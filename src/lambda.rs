@@ -32,6 +32,9 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     if std::env::var_os("PIXGATE_UI").is_none() {
         config = config.without_ui();
     }
+    // Nothing scrapes a Lambda: its metrics go out as EMF lines on stdout.
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "pixgate".into());
+    config = config.with_emf_metrics(function);
     let service = service(AppState::from_config(config).await);
     if streaming {
         lambda_http::run_with_streaming_response(service).await

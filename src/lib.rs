@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod request;
 pub mod request_id;

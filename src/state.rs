@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::auth::Gate;
 use crate::config::Config;
+use crate::metrics::{MeteredStore, Metrics};
 use crate::service::{
     DirectSettings, DirectUploads, RenderCapacity, Renders, UploadMemory, Uploads, Workers,
 };
@@ -24,6 +25,8 @@ pub struct AppState {
     pub disk_staging: Option<Arc<storage::FsStaging>>,
     /// The token and rate-limit checks of the upload routes; `None` when neither is configured.
     pub gate: Option<Arc<Gate>>,
+    /// The operator's figures (`GET /metrics`, or EMF lines under Lambda).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -45,8 +48,15 @@ impl AppState {
 
     /// State over a store and staging area the caller opened (tests, embedders).
     pub fn new(config: Config, store: SharedStore, staging: StagingArea) -> Self {
+        let metrics = Arc::new(match (config.http().metrics, &config.http().emf_function) {
+            (true, Some(function)) => Metrics::emf(function.clone()),
+            _ => Metrics::new(),
+        });
+        let store: SharedStore = Arc::new(MeteredStore::new(store, Arc::clone(&metrics)));
         let limits = config.limits();
-        let workers = Workers::new(limits.worker_count());
+        let steps = Arc::clone(&metrics);
+        let workers = Workers::new(limits.worker_count())
+            .with_step_sink(Arc::new(move |times| steps.steps(times)));
         let pixels = limits.pixels();
         let auth = config.auth();
         let gate = Gate::new(auth.jwt.as_ref(), auth.rate_limit).map(Arc::new);
@@ -71,6 +81,7 @@ impl AppState {
         );
         Self {
             gate,
+            metrics,
             uploads,
             direct: Arc::new(direct),
             disk_staging: staging.disk,

@@ -58,6 +58,15 @@ pub struct HttpConfig {
     /// this variable is set.
     #[arg(long, env = "PIXGATE_UI", value_name = "PIXGATE_UI", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub ui: bool,
+
+    /// Give the operator's metrics out: at `GET /metrics` (Prometheus text) on the local
+    /// server; under Lambda, as one CloudWatch EMF log line per request instead.
+    #[arg(long, env = "PIXGATE_METRICS", value_name = "PIXGATE_METRICS", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics: bool,
+
+    /// Set by the Lambda entry, not a flag: the function whose EMF lines the metrics write.
+    #[arg(skip)]
+    pub emf_function: Option<String>,
 }
 
 /// `--animated-profile`.

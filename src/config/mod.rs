@@ -215,6 +215,18 @@ impl Config {
     pub fn direct(&self) -> &DirectConfig {
         &self.direct
     }
+
+    /// The same configuration with its metrics written as EMF lines for the Lambda function
+    /// `function` (when metrics are on), and no `GET /metrics`: nothing scrapes a Lambda.
+    pub fn with_emf_metrics(mut self, function: String) -> Self {
+        self.http.emf_function = Some(function);
+        self
+    }
+
+    /// Whether `GET /metrics` is served.
+    pub fn serves_metrics(&self) -> bool {
+        self.http.metrics && self.http.emf_function.is_none()
+    }
 }
 
 impl Limits {

@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
 
+use super::matched_route::MatchedRoute;
 use crate::error::{ErrorCode, Failure, Failures};
 
 /// The query parameters worth a log line: what was asked for, never who asked or a signature.
@@ -27,11 +28,6 @@ const LOGGED_PARAMS: &[&str] = &["type", "w", "h", "fit", "enlarge", "f", "q"];
 
 /// A logged query is cut here: a valid one is far shorter, an abusive one must not flood logs.
 const MAX_LOGGED_QUERY: usize = 256;
-
-/// Response extension: the route template that answered (`/img/{*key}`), set inside routing,
-/// where it is known, for the line written outside it.
-#[derive(Debug, Clone)]
-pub struct Route(pub Arc<str>);
 
 /// Response extension: what became of each file of an upload, for the request's line.
 #[derive(Debug, Clone, Default)]
@@ -46,19 +42,6 @@ pub struct FileOutcome {
     pub result: Result<(String, usize), ErrorCode>,
 }
 
-/// Inside routing: records the matched route on the answer.
-pub async fn route(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| Route(path.as_str().into()));
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
-    }
-    response
-}
-
 pub async fn requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Cheap clones (the URI shares the request's bytes).
@@ -69,7 +52,7 @@ pub async fn requests(request: Request, next: Next) -> Response {
     let line = Line {
         route: response
             .extensions()
-            .get::<Route>()
+            .get::<MatchedRoute>()
             .map_or("-", |route| &route.0),
         query: logged_query(uri.query()),
         status: response.status().as_u16(),

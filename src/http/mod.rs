@@ -10,6 +10,8 @@ pub mod direct;
 pub mod files;
 pub mod head_limits;
 mod log;
+mod matched_route;
+mod metrics;
 pub mod page;
 mod request_id;
 mod router;

@@ -12,8 +12,8 @@ use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::{
-    auth, cors, direct, files, head_limits, log, method_not_allowed, not_found, page, request_id,
-    staging, time_limit, transform, upload,
+    auth, cors, direct, files, head_limits, log, matched_route, method_not_allowed, metrics,
+    not_found, page, request_id, staging, time_limit, transform, upload,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -21,6 +21,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let origins = Arc::new(state.config.http().allowed_origins.clone());
     let timeout = state.config.http().request_timeout;
+    let measured = state.clone();
     let routes = Router::new()
         .merge(uploads(&state))
         .merge(page::routes(&state))
@@ -31,18 +32,19 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(from_fn(log::route))
         .layer(from_fn_with_state(timeout, time_limit))
         .layer(from_fn(head_limits::head_limits))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked").into_response()
-        }));
+        }))
+        .layer(from_fn(matched_route::mark));
     // CORS goes around routing rather than inside each route, so every answer (404s, 405s,
     // panics turned into 500s) gets its headers and OPTIONS can be answered for any route.
     let with_cors = from_fn_with_state(origins, cors::cors).layer(routes);
-    Router::new()
+    metrics::routes(&measured)
         .fallback_service(with_cors)
         .layer(from_fn(log::requests))
+        .layer(from_fn_with_state(measured, metrics::measure))
         .layer(from_fn(request_id::assign))
 }
 

@@ -115,7 +115,16 @@ async fn handle(state: &AppState, uri: &Uri, headers: &HeaderMap, body: Body) ->
             result: store_file(state, kind, now, base_url, part).await,
         }
     });
-    answer(join_all(uploads).await)
+    let outcomes = join_all(uploads).await;
+    for outcome in &outcomes {
+        let result = outcome
+            .result
+            .as_ref()
+            .map(drop)
+            .map_err(|e| e.code().as_str());
+        state.metrics.upload(kind.as_str(), result);
+    }
+    answer(outcomes)
 }
 
 /// The most this request's body can hold in memory: its `Content-Length` when it gives one

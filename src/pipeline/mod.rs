@@ -26,6 +26,7 @@ mod route;
 mod sniff;
 #[cfg(test)]
 pub(crate) mod test_images;
+pub mod timing;
 mod upload;
 mod webp;
 mod webp_anim;
@@ -45,6 +46,7 @@ pub use probe::{Header, PixelLimits};
 pub use render::render;
 pub use resize::{Preset, fit_inside};
 pub use sniff::SourceFormat;
+pub use timing::{Step, StepTimes};
 pub use upload::process;
 
 /// What a transform asks of one stored image.

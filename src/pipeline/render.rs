@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::planar;
 use super::route::{self, Job};
+use super::timing::{Step, timed};
 use super::{
     CancelFlag, EncodeOptions, Header, Layout, OutputFormat, OutputLimits, PipelineError,
     PixelLimits, Plan, RenderSpec, Rendition, SourceFormat, animation, color, decode, encode, fit,
@@ -28,16 +29,19 @@ pub fn render(
     cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
     let bytes: &[u8] = source;
-    let source_format = sniff::sniff(bytes)?;
-    let header = probe::probe(bytes, source_format, limits)?;
+    let (source_format, header, plan, decode_plan, animation) = timed(Step::Probe, || {
+        let source_format = sniff::sniff(bytes)?;
+        let header = probe::probe(bytes, source_format, limits)?;
+        let plan = fit::plan(header.upright_dimensions(), spec.target);
+        let (scaled_w, scaled_h) = plan.scaled_source;
+        let decode_target = header.stored_dimensions_of(scaled_w, scaled_h);
+        // Checked before the identity answer too (its target is the whole source): a source
+        // the pipeline would refuse to decode is not served either.
+        let decode_plan = decode::plan(&header, decode_target, limits)?;
+        let animation = animation::detect(bytes, source_format, &limits.animation)?;
+        Ok::<_, PipelineError>((source_format, header, plan, decode_plan, animation))
+    })?;
     let (upright_w, upright_h) = header.upright_dimensions();
-    let plan = fit::plan((upright_w, upright_h), spec.target);
-    let (scaled_w, scaled_h) = plan.scaled_source;
-    let decode_target = header.stored_dimensions_of(scaled_w, scaled_h);
-    // Checked before the identity answer too (its target is the whole source): a source the
-    // pipeline would refuse to decode is not served either.
-    let decode_plan = decode::plan(&header, decode_target, limits)?;
-    let animation = animation::detect(bytes, source_format, &limits.animation)?;
     if spec.is_identity() {
         return Ok(Rendition {
             bytes: source.clone(),
@@ -56,15 +60,17 @@ pub fn render(
     let webp_allowed =
         format == OutputFormat::Webp || (spec.auto_format && format == OutputFormat::Avif);
     if webp_allowed && let Some(container) = animation {
-        let encoded = animation::render(
-            bytes,
-            &header,
-            &container,
-            &plan,
-            spec.quality,
-            limits,
-            cancel,
-        )?;
+        let encoded = timed(Step::Animation, || {
+            animation::render(
+                bytes,
+                &header,
+                &container,
+                &plan,
+                spec.quality,
+                limits,
+                cancel,
+            )
+        })?;
         return Ok(Rendition {
             bytes: Bytes::from(encoded.bytes),
             content_type: OutputFormat::Webp.content_type(),
@@ -80,7 +86,8 @@ pub fn render(
         padded: plan.canvas.is_some(),
     };
     if route::takes_planes(&header, job)
-        && let Some(planes) = planar::decode(bytes, &header, decode_plan)?.accepted()
+        && let Some(planes) =
+            timed(Step::Decode, || planar::decode(bytes, &header, decode_plan))?.accepted()
     {
         return from_planes(planes, &plan, spec.encode_options(planar_format), cancel);
     }
@@ -94,11 +101,14 @@ fn from_planes(
     cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
     cancel.check()?;
-    let resized = planar::resize(&decoded, plan.region, plan.resized)?;
+    let resized = timed(Step::Resize, || {
+        planar::resize(&decoded, plan.region, plan.resized)
+    })?;
     drop(decoded);
     cancel.check()?;
+    let encoded = timed(Step::Encode, || encode::encode_planes(&resized, options))?;
     Ok(Rendition {
-        bytes: Bytes::from(encode::encode_planes(&resized, options)?),
+        bytes: Bytes::from(encoded),
         content_type: options.format.content_type(),
         width: resized.width,
         height: resized.height,
@@ -114,7 +124,9 @@ fn from_pixels(
     limits: &PixelLimits,
     cancel: &CancelFlag,
 ) -> Result<Rendition, PipelineError> {
-    let mut decoded = decode::decode(bytes, header, decode_plan, limits)?;
+    let mut decoded = timed(Step::Decode, || {
+        decode::decode(bytes, header, decode_plan, limits)
+    })?;
     cancel.check()?;
     // JPEG has no alpha. Laying the image on white before the resize rather than after gives
     // the same pixels (compositing on a constant and resampling are both linear) and resamples
@@ -123,22 +135,29 @@ fn from_pixels(
     if spec.format == Some(OutputFormat::Jpeg) && !color::converts(header.icc.as_deref()) {
         decoded.pixels = decoded.pixels.flattened_on_white();
     }
-    let upright = orient::apply(decoded.pixels, header.orientation)?;
+    let upright = timed(Step::Orient, || {
+        orient::apply(decoded.pixels, header.orientation)
+    })?;
     let area = orient::area_after(decoded.area, header.orientation);
-    let resized = resize::resize_region(upright, plan.region.within(area), plan.resized)?;
+    let resized = timed(Step::Resize, || {
+        resize::resize_region(upright, plan.region.within(area), plan.resized)
+    })?;
     cancel.check()?;
-    let srgb = color::to_srgb(resized, header.icc.as_deref())?;
-    let placed = match plan.canvas {
-        Some(canvas) => resize::pad_to_canvas(srgb, canvas),
-        None => srgb,
-    };
+    let placed = timed(Step::Color, || {
+        let srgb = color::to_srgb(resized, header.icc.as_deref())?;
+        Ok::<_, PipelineError>(match plan.canvas {
+            Some(canvas) => resize::pad_to_canvas(srgb, canvas),
+            None => srgb,
+        })
+    })?;
     let format = spec
         .format
         .unwrap_or_else(|| nearest_output(header.format, placed.layout));
     let options = spec.encode_options(format);
     cancel.check()?;
+    let encoded = timed(Step::Encode, || encode::encode_as(&placed, options))?;
     Ok(Rendition {
-        bytes: Bytes::from(encode::encode_as(&placed, options)?),
+        bytes: Bytes::from(encoded),
         content_type: format.content_type(),
         width: placed.width,
         height: placed.height,

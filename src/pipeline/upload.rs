@@ -8,6 +8,7 @@
 
 use super::planar;
 use super::route::{self, Job};
+use super::timing::{Step, timed};
 use super::{
     AnimationPolicy, Header, OutputFormat, PipelineError, PixelLimits, Preset, ProcessedImage,
     animation, color, decode, encode, fit, orient, probe, resize, sniff,
@@ -21,19 +22,24 @@ pub fn process(
     animated: AnimationPolicy,
     limits: &PixelLimits,
 ) -> Result<ProcessedImage, PipelineError> {
-    let format = sniff::sniff(bytes)?;
-    let header = probe::probe(bytes, format, limits)?;
-    let (upright_w, upright_h) = header.upright_dimensions();
-    let (target_w, target_h) = preset.fit(upright_w, upright_h);
-    let stored_target = header.stored_dimensions_of(target_w, target_h);
-    let plan = decode::plan(&header, stored_target, limits)?;
-    // An animation over a limit is refused even when only its first frame would be kept: the
-    // limits describe what an input may be, whichever upload type it is sent as.
-    let animation = animation::detect(bytes, format, &limits.animation)?;
+    let (header, stored_target, plan, animation) = timed(Step::Probe, || {
+        let format = sniff::sniff(bytes)?;
+        let header = probe::probe(bytes, format, limits)?;
+        let (upright_w, upright_h) = header.upright_dimensions();
+        let (target_w, target_h) = preset.fit(upright_w, upright_h);
+        let stored_target = header.stored_dimensions_of(target_w, target_h);
+        let plan = decode::plan(&header, stored_target, limits)?;
+        // An animation over a limit is refused even when only its first frame would be kept:
+        // the limits describe what an input may be, whichever upload type it is sent as.
+        let animation = animation::detect(bytes, format, &limits.animation)?;
+        Ok::<_, PipelineError>((header, stored_target, plan, animation))
+    })?;
     if animated == AnimationPolicy::Keep
         && let Some(container) = animation
     {
-        let encoded = animation::upload(bytes, &header, &container, stored_target, limits)?;
+        let encoded = timed(Step::Animation, || {
+            animation::upload(bytes, &header, &container, stored_target, limits)
+        })?;
         return Ok(ProcessedImage {
             bytes: encoded.bytes,
             format: OutputFormat::Webp,
@@ -43,7 +49,8 @@ pub fn process(
         });
     }
     if route::takes_planes(&header, Job::Upload)
-        && let Some(planes) = planar::decode(bytes, &header, plan)?.accepted()
+        && let Some(planes) =
+            timed(Step::Decode, || planar::decode(bytes, &header, plan))?.accepted()
     {
         return from_planes(planes, &header, stored_target);
     }
@@ -55,10 +62,12 @@ fn from_planes(
     header: &Header,
     stored_target: (u32, u32),
 ) -> Result<ProcessedImage, PipelineError> {
-    let resized = planar::resize(&decoded, fit::Region::WHOLE, stored_target)?;
+    let resized = timed(Step::Resize, || {
+        planar::resize(&decoded, fit::Region::WHOLE, stored_target)
+    })?;
     drop(decoded);
-    let upright = planar::orient(resized, header.orientation)?;
-    encode::encode_upload_planes(&upright)
+    let upright = timed(Step::Orient, || planar::orient(resized, header.orientation))?;
+    timed(Step::Encode, || encode::encode_upload_planes(&upright))
 }
 
 fn from_pixels(
@@ -68,14 +77,18 @@ fn from_pixels(
     stored_target: (u32, u32),
     limits: &PixelLimits,
 ) -> Result<ProcessedImage, PipelineError> {
-    let decoded = decode::decode(bytes, header, plan, limits)?;
+    let decoded = timed(Step::Decode, || decode::decode(bytes, header, plan, limits))?;
     // An alpha channel with nothing transparent in it is written as JPEG anyway; dropping it
     // now resamples three channels instead of four, with no premultiplying.
     let pixels = decoded.pixels.without_opaque_alpha();
-    let resized = resize::resize_region(pixels, decoded.area, stored_target)?;
-    let srgb = color::to_srgb(resized, header.icc.as_deref())?;
-    let upright = orient::apply(srgb, header.orientation)?;
-    encode::encode(upright)
+    let resized = timed(Step::Resize, || {
+        resize::resize_region(pixels, decoded.area, stored_target)
+    })?;
+    let srgb = timed(Step::Color, || {
+        color::to_srgb(resized, header.icc.as_deref())
+    })?;
+    let upright = timed(Step::Orient, || orient::apply(srgb, header.orientation))?;
+    timed(Step::Encode, || encode::encode(upright))
 }
 
 #[cfg(test)]

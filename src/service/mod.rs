@@ -10,9 +10,9 @@ mod workers;
 
 pub use direct::{Destination, DirectError, DirectSettings, DirectUploads};
 pub use memory::{MemoryShare, UploadMemory};
-pub use render::{RenderCapacity, RenderedObject, Renders};
+pub use render::{RenderCapacity, RenderLoad, RenderedObject, Renders};
 pub use upload::{StoredImage, Uploads};
-pub use workers::{WorkerSlot, Workers};
+pub use workers::{StepSink, WorkerSlot, Workers};
 
 use crate::pipeline::PipelineError;
 use crate::storage::StoreError;

@@ -6,6 +6,7 @@
 //! the queue holds requests, not source images.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -24,6 +25,38 @@ pub struct Renders {
     places: Arc<Semaphore>,
     /// Renditions being computed, so identical concurrent transforms are computed once.
     in_flight: Arc<SingleFlight<RenderedObject, ServiceError>>,
+    load: Arc<Load>,
+}
+
+/// Renders holding a place now: waiting for a worker, or on one (for the metrics).
+#[derive(Debug, Default)]
+struct Load {
+    queued: AtomicI64,
+    running: AtomicI64,
+}
+
+/// How many renders wait for a worker and how many run, at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderLoad {
+    pub queued: i64,
+    pub running: i64,
+}
+
+/// Counts one render in `count` while alive, so every way out of a render (an error, the last
+/// waiter going away) takes it off again.
+struct Counted<'a>(&'a AtomicI64);
+
+impl<'a> Counted<'a> {
+    fn new(count: &'a AtomicI64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A rendition and the version of the source it was made from.
@@ -55,6 +88,7 @@ impl Renders {
             output,
             places: Arc::new(Semaphore::new(capacity.workers + capacity.queue)),
             in_flight: Arc::default(),
+            load: Arc::default(),
         }
     }
 
@@ -70,6 +104,7 @@ impl Renders {
         let store = Arc::clone(&self.store);
         let (workers, places) = (self.workers.clone(), Arc::clone(&self.places));
         let (limits, output) = (self.limits, self.output);
+        let load = Arc::clone(&self.load);
         let work = async move {
             let _place = places
                 .try_acquire_owned()
@@ -77,7 +112,10 @@ impl Renders {
             // Dropped with this future when the last request waiting for it goes away: the
             // blocking job sees the flag at its next step and stops.
             let cancel = CancelOnDrop(CancelFlag::default());
+            let queued = Counted::new(&load.queued);
             let slot = workers.reserve().await;
+            drop(queued);
+            let _running = Counted::new(&load.running);
             let object = store.get(&key).await?.ok_or(ServiceError::NotFound)?;
             let bytes = object.bytes;
             let flag = cancel.0.clone();
@@ -95,6 +133,14 @@ impl Renders {
     /// The version of the stored object `key`, read without fetching it (for revalidations).
     pub async fn source_version(&self, key: &str) -> Result<String, ServiceError> {
         self.store.version(key).await?.ok_or(ServiceError::NotFound)
+    }
+
+    /// How many renders wait for a worker and how many have one, now.
+    pub fn load(&self) -> RenderLoad {
+        RenderLoad {
+            queued: self.load.queued.load(Ordering::Relaxed),
+            running: self.load.running.load(Ordering::Relaxed),
+        }
     }
 
     /// How many renders have been started: requests minus the ones that shared one.

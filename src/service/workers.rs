@@ -7,23 +7,35 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ServiceError;
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, StepTimes, timing};
+
+/// Told the step times of every job a worker ran (the metrics); called on the job's thread.
+pub type StepSink = Arc<dyn Fn(&StepTimes) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Workers {
     permits: Arc<Semaphore>,
+    steps: Option<StepSink>,
 }
 
 /// A free worker, held: a job run with it starts at once.
 pub struct WorkerSlot {
     permit: OwnedSemaphorePermit,
+    steps: Option<StepSink>,
 }
 
 impl Workers {
     pub fn new(count: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(count)),
+            steps: None,
         }
+    }
+
+    /// Workers that tell `sink` how long each step of each job took.
+    pub fn with_step_sink(mut self, sink: StepSink) -> Self {
+        self.steps = Some(sink);
+        self
     }
 
     /// Waits for a free worker. Taking the slot before fetching a job's input means inputs
@@ -34,7 +46,10 @@ impl Workers {
             .acquire_owned()
             .await
             .expect("the worker semaphore is never closed");
-        WorkerSlot { permit }
+        WorkerSlot {
+            permit,
+            steps: self.steps.clone(),
+        }
     }
 
     /// Runs `job` on a blocking thread once a worker is free.
@@ -53,12 +68,18 @@ impl WorkerSlot {
         self,
         job: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let permit = self.permit;
+        let (permit, sink) = (self.permit, self.steps);
         // The job's log lines belong to the request that asked for it.
         let span = tracing::Span::current();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(job)
+            let _entered = span.enter();
+            let Some(sink) = sink else {
+                return job();
+            };
+            let (outcome, steps) = timing::collect(job);
+            sink(&steps);
+            outcome
         })
         .await?;
         Ok(outcome?)

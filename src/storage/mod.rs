@@ -89,6 +89,12 @@ pub trait Store: Send + Sync {
     /// A token that changes whenever the object at `key` changes (S3's ETag; size and
     /// modification time on disk), read without fetching the bytes. `Ok(None)` when absent.
     async fn version(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// How many times so far the backend tried a call again after a failed attempt (the S3
+    /// SDK retries throttling and server errors inside a call); for the metrics.
+    fn retries(&self) -> u64 {
+        0
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

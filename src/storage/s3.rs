@@ -3,7 +3,11 @@
 //! conditional (`If-None-Match: *`), so a whole object is never replaced; one found at the key
 //! with another length is.
 
+mod retries;
 mod staging;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -23,6 +27,8 @@ pub struct S3Store {
     bucket: String,
     /// Base of `fileUrl` when no public base URL is set.
     object_url_base: String,
+    /// Attempts beyond the first of every call, counted by the client's interceptor.
+    retries: Arc<AtomicU64>,
 }
 
 /// Object metadata key holding the original file name, percent-encoded (S3 metadata is ASCII).
@@ -37,6 +43,8 @@ impl S3Store {
         endpoint: Option<&str>,
     ) -> Self {
         let bucket = bucket.into();
+        let retries = Arc::new(AtomicU64::new(0));
+        let client = retries::counting(&client, Arc::clone(&retries));
         let object_url_base = match endpoint {
             Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
             None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
@@ -45,6 +53,7 @@ impl S3Store {
             client,
             bucket,
             object_url_base,
+            retries,
         }
     }
 
@@ -194,5 +203,9 @@ impl Store for S3Store {
     async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
         let head = self.head(key).await?;
         Ok(head.map(|head| head.e_tag().unwrap_or_default().to_owned()))
+    }
+
+    fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 }

@@ -133,6 +133,13 @@ impl TestApp {
         self.state.clone()
     }
 
+    /// Captures the EMF lines of an app configured as under Lambda (`with_emf_metrics`).
+    pub fn capture_emf(&self) -> super::scrape::EmfCapture {
+        let capture = super::scrape::EmfCapture::default();
+        self.state.metrics.send_emf_to(Box::new(capture.clone()));
+        capture
+    }
+
     /// How many renders the transform's single-flight has started.
     pub fn renders_started(&self) -> u64 {
         self.state.renders.started()

@@ -17,6 +17,7 @@ pub mod response;
 pub mod s3;
 pub mod s3_compat;
 pub mod s3_faults;
+pub mod scrape;
 pub mod similarity;
 pub mod store;
 pub mod webp_anim;

@@ -61,4 +61,8 @@ impl Store for RecordingStore {
         self.record("version", key);
         self.inner.version(key).await
     }
+
+    fn retries(&self) -> u64 {
+        self.inner.retries()
+    }
 }
