@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod lambda;
+pub mod migrate;
 pub mod pipeline;
 pub mod request;
 pub mod server;

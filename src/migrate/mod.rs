@@ -1,0 +1,348 @@
+//! `pixgate migrate`: the old Lambda's bucket (`{type}/{Date.now()}_{name}` originals) into
+//! pixgate's layout. Each old object goes through the upload use case ([`Uploads::store`]) with
+//! `serve`'s limits into the store `serve` would open, so keys, stripping and refusals are an
+//! upload's; a JSON Lines mapping records each old key's fate and makes reruns resume.
+//!
+//! Flow: [`source`] lists (streamed, page by page) → at most `--jobs` objects are read and
+//! stored at once → one writer appends each outcome to the [`mapping`] and the [`progress`].
+
+mod args;
+mod mapping;
+mod old_key;
+mod progress;
+mod retry;
+mod source;
+mod store;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+pub use args::{MapRule, MigrateArgs, SourceSpec};
+pub use mapping::{MIGRATED, MappingLine};
+pub use progress::Summary;
+pub use source::{Source, SourceObject};
+
+use crate::config::{Config, ConfigError, UploadConfig};
+use crate::error::ApiError;
+use crate::service::{Uploads, Workers};
+use crate::storage::{self, SharedStore};
+use mapping::MappingWriter;
+use progress::Progress;
+use retry::Retry;
+use source::SourceError;
+
+/// Exit code when some objects failed or the listing stopped early (0: nothing failed; 2: bad
+/// usage or configuration, nothing done).
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// Objects listed ahead of the workers: one S3 page.
+const LISTED_AHEAD: usize = 1000;
+
+/// What to migrate, and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: Source,
+    pub rules: Vec<MapRule>,
+    pub mapping: PathBuf,
+    /// Objects in flight at once.
+    pub jobs: usize,
+    pub retries: u32,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("mapping file {}: {source}", path.display())]
+    Mapping {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `pixgate migrate`: runs, prints the summary on stderr, and says how it went.
+pub async fn run_cli(args: MigrateArgs) -> ExitCode {
+    match run_args(args).await {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            if summary.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => {
+            eprintln!("pixgate migrate: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+async fn run_args(args: MigrateArgs) -> Result<Summary, MigrateError> {
+    let config = Config::try_from(args.config)?;
+    // Opened exactly as `serve` opens it (`AppState::from_config`).
+    let files_url = format!("http://{}/files", config.http().addr);
+    let settings = crate::state::staging_settings(&config);
+    let (store, _staging) = storage::open(config.storage(), files_url, settings).await;
+    let source = Source::open(
+        &args.source,
+        args.source_endpoint_url.as_deref(),
+        args.source_force_path_style,
+    )
+    .await;
+    let plan = Plan {
+        source,
+        rules: args.maps,
+        mapping: args.mapping,
+        jobs: usize::from(args.jobs),
+        retries: args.retries,
+        dry_run: args.dry_run,
+    };
+    run(plan, store, &config).await
+}
+
+/// Migrates everything `plan` names into `store` (the destination, as `serve` opened it),
+/// with `config`'s limits and prefixes.
+pub async fn run(plan: Plan, store: SharedStore, config: &Config) -> Result<Summary, MigrateError> {
+    let mapping_error = |source| MigrateError::Mapping {
+        path: plan.mapping.clone(),
+        source,
+    };
+    let done = mapping::finished_keys(&plan.mapping).map_err(mapping_error)?;
+    let mut writer = if plan.dry_run {
+        MappingWriter::stdout()
+    } else {
+        MappingWriter::append(&plan.mapping).map_err(mapping_error)?
+    };
+    let retry = Retry::new(plan.retries);
+    let migration = Arc::new(Migration::new(&plan, store, config, retry.clone()));
+    let total = Total::default();
+    let counting = tokio::spawn(count(
+        plan.source.clone(),
+        plan.rules.clone(),
+        total.clone(),
+    ));
+    let (sink, listed) = mpsc::channel(LISTED_AHEAD);
+    let listing = tokio::spawn(list(plan.source.clone(), plan.rules.clone(), sink));
+    let progress = Progress::start();
+    let mut summary = Summary::default();
+    let outcomes = outcomes(listed, &done, &migration, plan.jobs);
+    let result = record(outcomes, &mut writer, &mut summary, &progress, &total).await;
+    counting.abort();
+    progress.finish();
+    result.map_err(mapping_error)?;
+    summary.listing_error = match listing.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    summary.retries = retry.count();
+    summary.elapsed = progress.elapsed();
+    Ok(summary)
+}
+
+/// What became of one listed object.
+enum Outcome {
+    /// Already in the mapping with a final outcome.
+    Skipped,
+    Done(MappingLine),
+}
+
+/// The listed objects, `jobs` at a time, as their outcomes end (in any order).
+fn outcomes<'a>(
+    listed: mpsc::Receiver<SourceObject>,
+    done: &'a HashSet<String>,
+    migration: &'a Arc<Migration>,
+    jobs: usize,
+) -> impl futures_util::Stream<Item = Outcome> + 'a {
+    let objects = futures_util::stream::unfold(listed, |mut listed| async move {
+        listed.recv().await.map(|object| (object, listed))
+    });
+    objects
+        .map(move |object| {
+            let skip = done.contains(&object.key);
+            let migration = Arc::clone(migration);
+            async move {
+                if skip {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Done(migration.migrate(object).await)
+                }
+            }
+        })
+        .buffer_unordered(jobs)
+}
+
+/// Writes each outcome to the mapping and the counts, with a progress line every few seconds.
+async fn record(
+    outcomes: impl futures_util::Stream<Item = Outcome>,
+    writer: &mut MappingWriter,
+    summary: &mut Summary,
+    progress: &Progress,
+    total: &Total,
+) -> std::io::Result<()> {
+    let mut outcomes = std::pin::pin!(outcomes);
+    let mut tick = tokio::time::interval(progress::LINE_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            outcome = outcomes.next() => match outcome {
+                Some(Outcome::Skipped) => summary.skipped += 1,
+                Some(Outcome::Done(line)) => {
+                    writer.write(&line)?;
+                    count_line(summary, line);
+                }
+                None => return Ok(()),
+            },
+            _ = tick.tick() => progress.line(summary, total.complete()),
+        }
+        progress.set_total(total.objects.load(Ordering::Relaxed));
+        progress.update(summary);
+    }
+}
+
+fn count_line(summary: &mut Summary, line: MappingLine) {
+    summary.bytes_before += line.bytes_before.unwrap_or(0);
+    summary.bytes_after += line.bytes_after.unwrap_or(0);
+    if line.status == MIGRATED {
+        summary.migrated += 1;
+    } else {
+        *summary.failed.entry(line.status).or_default() += 1;
+    }
+}
+
+/// Lists every rule's prefix into `sink`, rule after rule.
+async fn list(
+    source: Source,
+    rules: Vec<MapRule>,
+    sink: mpsc::Sender<SourceObject>,
+) -> Result<(), SourceError> {
+    for rule in &rules {
+        source.list(&rules, rule, &sink).await?;
+    }
+    Ok(())
+}
+
+/// How many objects the source holds, counted by a second listing alongside the real one, so
+/// the progress has a total (and an ETA) without holding the keys.
+#[derive(Debug, Clone, Default)]
+struct Total {
+    objects: Arc<AtomicU64>,
+    counted: Arc<AtomicBool>,
+}
+
+impl Total {
+    fn complete(&self) -> Option<u64> {
+        self.counted
+            .load(Ordering::Relaxed)
+            .then(|| self.objects.load(Ordering::Relaxed))
+    }
+}
+
+async fn count(source: Source, rules: Vec<MapRule>, total: Total) {
+    let (sink, mut listed) = mpsc::channel(LISTED_AHEAD);
+    let counter = async {
+        while listed.recv().await.is_some() {
+            total.objects.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let (listing, ()) = tokio::join!(list(source, rules, sink), counter);
+    total.counted.store(listing.is_ok(), Ordering::Relaxed);
+}
+
+/// One object's way from the source to the destination.
+struct Migration {
+    source: Source,
+    uploads: Uploads,
+    /// The destination, for the `fileUrl` of what was stored.
+    store: SharedStore,
+    upload: UploadConfig,
+    retry: Retry,
+    max_bytes: u64,
+}
+
+impl Migration {
+    fn new(plan: &Plan, store: SharedStore, config: &Config, retry: Retry) -> Self {
+        let store: SharedStore = if plan.dry_run {
+            Arc::new(store::Discarding { inner: store })
+        } else {
+            Arc::new(store::Retried {
+                inner: store,
+                retry: retry.clone(),
+            })
+        };
+        let limits = config.limits();
+        let uploads = Uploads::new(
+            Arc::clone(&store),
+            Workers::new(limits.worker_count()),
+            limits.pixels(),
+            config.upload().clone(),
+        );
+        Self {
+            source: plan.source.clone(),
+            uploads,
+            store,
+            upload: config.upload().clone(),
+            retry,
+            max_bytes: limits.max_file_bytes,
+        }
+    }
+
+    /// Reads, processes and stores `object`; every failure ends up in the line, as a code.
+    async fn migrate(&self, object: SourceObject) -> MappingLine {
+        let line = MappingLine::listed(object.key.clone(), object.size);
+        let read = self
+            .retry
+            .run(SourceError::is_transient, || {
+                self.source.read(&object, self.max_bytes)
+            })
+            .await;
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(e) => return line.failed(e.code(), e.to_string()),
+        };
+        let line = MappingLine {
+            bytes_before: Some(bytes.len() as u64),
+            ..line
+        };
+        let old = old_key::parse(&object.key);
+        // The old key's `Date.now()` keeps the original upload day; else when it was written.
+        let uploaded = old
+            .uploaded
+            .or(object.last_modified)
+            .unwrap_or_else(Utc::now);
+        let prefix = self.upload.prefix(object.kind).as_str();
+        let stored = self
+            .uploads
+            .store(bytes, object.kind.preset(), prefix, uploaded, old.name)
+            .await;
+        match stored {
+            Ok(stored) => {
+                let url = self.file_url(&stored.key);
+                line.stored(&stored, url)
+            }
+            Err(e) => {
+                let error = ApiError::from(e);
+                line.failed(error.code(), error.failure(None).cause)
+            }
+        }
+    }
+
+    /// As an upload answers it: on the public base URL when one is set.
+    fn file_url(&self, key: &str) -> String {
+        match &self.upload.public_base_url {
+            Some(base) => format!("{}/{key}", base.as_str()),
+            None => self.store.default_url(key),
+        }
+    }
+}
