@@ -90,10 +90,7 @@ pub async fn run_cli(args: MigrateArgs) -> ExitCode {
 
 async fn run_args(args: MigrateArgs) -> Result<Summary, MigrateError> {
     let config = Config::try_from(args.config)?;
-    // Opened exactly as `serve` opens it (`AppState::from_config`).
-    let files_url = format!("http://{}/files", config.http().addr);
-    let settings = crate::state::staging_settings(&config);
-    let (store, _staging) = storage::open(config.storage(), files_url, settings).await;
+    let store = open_destination(&config).await;
     let source = Source::open(
         &args.source,
         args.source_endpoint_url.as_deref(),
@@ -109,6 +106,15 @@ async fn run_args(args: MigrateArgs) -> Result<Summary, MigrateError> {
         dry_run: args.dry_run,
     };
     run(plan, store, &config).await
+}
+
+/// The destination store, opened exactly as `serve` opens it (`AppState::from_config`), so
+/// objects and their `fileUrl`s are what an upload would have made.
+pub async fn open_destination(config: &Config) -> SharedStore {
+    let files_url = format!("http://{}/files", config.http().addr);
+    let settings = crate::state::staging_settings(config);
+    let (store, _staging) = storage::open(config.storage(), files_url, settings).await;
+    store
 }
 
 /// Migrates everything `plan` names into `store` (the destination, as `serve` opened it),

@@ -16,6 +16,7 @@ mod files;
 mod hardening;
 mod harness;
 mod lambda_events;
+mod migrate;
 mod openapi;
 mod page;
 mod rate_limit;
