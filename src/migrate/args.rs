@@ -27,7 +27,7 @@ pub struct MigrateArgs {
 
     /// `PREFIX=TYPE`: objects under `PREFIX` (below the source root) are migrated as uploads
     /// of `TYPE` (`profile` or `image`). Repeat; only mapped prefixes are read.
-    #[arg(long = "map", required = true, value_parser = MapRule::parse)]
+    #[arg(long = "map", value_name = "PREFIX=TYPE", required = true, value_parser = MapRule::parse)]
     pub maps: Vec<MapRule>,
 
     /// The JSON Lines mapping file: appended to, and read first to skip what it holds.

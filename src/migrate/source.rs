@@ -130,8 +130,8 @@ impl Source {
         }
     }
 
-    /// Lists the objects under `rule`'s prefix that no longer rule claims, page by page, into
-    /// `sink`; stops early when the receiver is gone.
+    /// Lists the objects under `rule`'s prefix that no rule with a longer prefix claims, page
+    /// by page, into `sink`; stops early when the receiver is gone.
     pub async fn list(
         &self,
         rules: &[MapRule],
@@ -170,7 +170,7 @@ impl Source {
     }
 }
 
-/// Where listed objects go: those under `rule` that no longer rule claims.
+/// Where listed objects go: those under `rule` that no rule with a longer prefix claims.
 struct Sink<'a> {
     rules: &'a [MapRule],
     rule: &'a MapRule,
