@@ -3,11 +3,14 @@
 //! `serve`'s limits into the store `serve` would open, so keys, stripping and refusals are an
 //! upload's; a JSON Lines mapping records each old key's fate and makes reruns resume.
 //!
-//! Flow: [`source`] lists (streamed, page by page) → at most `--jobs` objects are read and
-//! stored at once → one writer appends each outcome to the [`mapping`] and the [`progress`].
+//! Flow: [`source`] lists ([`listing`]: streamed, page by page) → at most `--jobs` objects go
+//! their way ([`object`]) at once → one writer appends each outcome to the [`mapping`] and the
+//! [`progress`].
 
 mod args;
+mod listing;
 mod mapping;
+mod object;
 mod old_key;
 mod progress;
 mod retry;
@@ -18,9 +21,8 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use chrono::Utc;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -29,22 +31,18 @@ pub use mapping::{MIGRATED, MappingLine};
 pub use progress::Summary;
 pub use source::{Source, SourceObject};
 
-use crate::config::{Config, ConfigError, UploadConfig};
-use crate::error::ApiError;
-use crate::service::{Uploads, Workers};
+use crate::config::{Config, ConfigError};
 use crate::storage::{self, SharedStore};
+use listing::{LISTED_AHEAD, Total};
 use mapping::MappingWriter;
+use object::Migration;
 use progress::Progress;
 use retry::Retry;
-use source::SourceError;
 
 /// Exit code when some objects failed or the listing stopped early (0: nothing failed; 2: bad
 /// usage or configuration, nothing done).
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
-
-/// Objects listed ahead of the workers: one S3 page.
-const LISTED_AHEAD: usize = 1000;
 
 /// What to migrate, and how.
 #[derive(Debug, Clone)]
@@ -131,15 +129,13 @@ pub async fn run(plan: Plan, store: SharedStore, config: &Config) -> Result<Summ
         MappingWriter::append(&plan.mapping).map_err(mapping_error)?
     };
     let retry = Retry::new(plan.retries);
-    let migration = Arc::new(Migration::new(&plan, store, config, retry.clone()));
+    let (source, rules) = (&plan.source, &plan.rules);
+    let migration = Migration::new(source.clone(), store, config, retry.clone(), plan.dry_run);
+    let migration = Arc::new(migration);
     let total = Total::default();
-    let counting = tokio::spawn(count(
-        plan.source.clone(),
-        plan.rules.clone(),
-        total.clone(),
-    ));
+    let counting = tokio::spawn(listing::count(source.clone(), rules.clone(), total.clone()));
     let (sink, listed) = mpsc::channel(LISTED_AHEAD);
-    let listing = tokio::spawn(list(plan.source.clone(), plan.rules.clone(), sink));
+    let lister = tokio::spawn(listing::list(source.clone(), rules.clone(), sink));
     let progress = Progress::start();
     let mut summary = Summary::default();
     let outcomes = outcomes(listed, &done, &migration, plan.jobs);
@@ -147,7 +143,7 @@ pub async fn run(plan: Plan, store: SharedStore, config: &Config) -> Result<Summ
     counting.abort();
     progress.finish();
     result.map_err(mapping_error)?;
-    summary.listing_error = match listing.await {
+    summary.listing_error = match lister.await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),
         Err(e) => Some(e.to_string()),
@@ -224,131 +220,5 @@ fn count_line(summary: &mut Summary, line: MappingLine) {
         summary.migrated += 1;
     } else {
         *summary.failed.entry(line.status).or_default() += 1;
-    }
-}
-
-/// Lists every rule's prefix into `sink`, rule after rule.
-async fn list(
-    source: Source,
-    rules: Vec<MapRule>,
-    sink: mpsc::Sender<SourceObject>,
-) -> Result<(), SourceError> {
-    for rule in &rules {
-        source.list(&rules, rule, &sink).await?;
-    }
-    Ok(())
-}
-
-/// How many objects the source holds, counted by a second listing alongside the real one, so
-/// the progress has a total (and an ETA) without holding the keys.
-#[derive(Debug, Clone, Default)]
-struct Total {
-    objects: Arc<AtomicU64>,
-    counted: Arc<AtomicBool>,
-}
-
-impl Total {
-    fn complete(&self) -> Option<u64> {
-        self.counted
-            .load(Ordering::Relaxed)
-            .then(|| self.objects.load(Ordering::Relaxed))
-    }
-}
-
-async fn count(source: Source, rules: Vec<MapRule>, total: Total) {
-    let (sink, mut listed) = mpsc::channel(LISTED_AHEAD);
-    let counter = async {
-        while listed.recv().await.is_some() {
-            total.objects.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    let (listing, ()) = tokio::join!(list(source, rules, sink), counter);
-    total.counted.store(listing.is_ok(), Ordering::Relaxed);
-}
-
-/// One object's way from the source to the destination.
-struct Migration {
-    source: Source,
-    uploads: Uploads,
-    /// The destination, for the `fileUrl` of what was stored.
-    store: SharedStore,
-    upload: UploadConfig,
-    retry: Retry,
-    max_bytes: u64,
-}
-
-impl Migration {
-    fn new(plan: &Plan, store: SharedStore, config: &Config, retry: Retry) -> Self {
-        let store: SharedStore = if plan.dry_run {
-            Arc::new(store::Discarding { inner: store })
-        } else {
-            Arc::new(store::Retried {
-                inner: store,
-                retry: retry.clone(),
-            })
-        };
-        let limits = config.limits();
-        let uploads = Uploads::new(
-            Arc::clone(&store),
-            Workers::new(limits.worker_count()),
-            limits.pixels(),
-            config.upload().clone(),
-        );
-        Self {
-            source: plan.source.clone(),
-            uploads,
-            store,
-            upload: config.upload().clone(),
-            retry,
-            max_bytes: limits.max_file_bytes,
-        }
-    }
-
-    /// Reads, processes and stores `object`; every failure ends up in the line, as a code.
-    async fn migrate(&self, object: SourceObject) -> MappingLine {
-        let line = MappingLine::listed(object.key.clone(), object.size);
-        let read = self
-            .retry
-            .run(SourceError::is_transient, || {
-                self.source.read(&object, self.max_bytes)
-            })
-            .await;
-        let bytes = match read {
-            Ok(bytes) => bytes,
-            Err(e) => return line.failed(e.code(), e.to_string()),
-        };
-        let line = MappingLine {
-            bytes_before: Some(bytes.len() as u64),
-            ..line
-        };
-        let old = old_key::parse(&object.key);
-        // The old key's `Date.now()` keeps the original upload day; else when it was written.
-        let uploaded = old
-            .uploaded
-            .or(object.last_modified)
-            .unwrap_or_else(Utc::now);
-        let prefix = self.upload.prefix(object.kind).as_str();
-        let stored = self
-            .uploads
-            .store(bytes, object.kind.preset(), prefix, uploaded, old.name)
-            .await;
-        match stored {
-            Ok(stored) => {
-                let url = self.file_url(&stored.key);
-                line.stored(&stored, url)
-            }
-            Err(e) => {
-                let error = ApiError::from(e);
-                line.failed(error.code(), error.failure(None).cause)
-            }
-        }
-    }
-
-    /// As an upload answers it: on the public base URL when one is set.
-    fn file_url(&self, key: &str) -> String {
-        match &self.upload.public_base_url {
-            Some(base) => format!("{}/{key}", base.as_str()),
-            None => self.store.default_url(key),
-        }
     }
 }

@@ -56,11 +56,15 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Worth another try in a moment: throttling, 5xx, timeouts, connection and disk errors.
+    /// Worth another try in a moment: throttling, 5xx, timeouts, connection errors, and disk
+    /// errors other than a missing or forbidden file.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::S3 { transient, .. } => *transient,
-            Self::Io(e) => e.kind() != std::io::ErrorKind::NotFound,
+            Self::Io(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
             Self::Missing | Self::TooLarge { .. } => false,
         }
     }
