@@ -136,10 +136,10 @@ pub async fn run(plan: Plan, store: SharedStore, config: &Config) -> Result<Summ
     let counting = tokio::spawn(listing::count(source.clone(), rules.clone(), total.clone()));
     let (sink, listed) = mpsc::channel(LISTED_AHEAD);
     let lister = tokio::spawn(listing::list(source.clone(), rules.clone(), sink));
-    let progress = Progress::start();
+    let mut progress = Progress::start();
     let mut summary = Summary::default();
     let outcomes = outcomes(listed, &done, &migration, plan.jobs);
-    let result = record(outcomes, &mut writer, &mut summary, &progress, &total).await;
+    let result = record(outcomes, &mut writer, &mut summary, &mut progress, &total).await;
     counting.abort();
     progress.finish();
     result.map_err(mapping_error)?;
@@ -190,11 +190,11 @@ async fn record(
     outcomes: impl futures_util::Stream<Item = Outcome>,
     writer: &mut MappingWriter,
     summary: &mut Summary,
-    progress: &Progress,
+    progress: &mut Progress,
     total: &Total,
 ) -> std::io::Result<()> {
     let mut outcomes = std::pin::pin!(outcomes);
-    let mut tick = tokio::time::interval(progress::LINE_EVERY);
+    let mut tick = tokio::time::interval(progress::REFRESH_EVERY);
     tick.tick().await;
     loop {
         tokio::select! {

@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often a plain progress line is written when stderr is not a terminal.
-pub const LINE_EVERY: Duration = Duration::from_secs(5);
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// How often the run looks at its progress: the bar's total and counts move at least this often
+/// even while every object in flight is still being processed.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// The counts of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,6 +97,7 @@ impl fmt::Display for Summary {
 pub struct Progress {
     bar: Option<ProgressBar>,
     started: Instant,
+    last_line: Instant,
 }
 
 impl Progress {
@@ -110,6 +115,7 @@ impl Progress {
         Self {
             bar,
             started: Instant::now(),
+            last_line: Instant::now(),
         }
     }
 
@@ -136,11 +142,12 @@ impl Progress {
         }
     }
 
-    /// The periodic line, when there is no bar.
-    pub fn line(&self, summary: &Summary, total: Option<u64>) {
-        if self.bar.is_some() {
+    /// The periodic line, when there is no bar and the last one is [`LINE_EVERY`] old.
+    pub fn line(&mut self, summary: &Summary, total: Option<u64>) {
+        if self.bar.is_some() || self.last_line.elapsed() < LINE_EVERY {
             return;
         }
+        self.last_line = Instant::now();
         let elapsed = self.elapsed();
         let done = summary.processed() + summary.skipped;
         let rate = per_sec(summary.processed(), elapsed);
