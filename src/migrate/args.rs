@@ -118,6 +118,15 @@ pub fn rule_for<'a>(rules: &'a [MapRule], key: &str) -> Option<&'a MapRule> {
         .max_by_key(|rule| rule.prefix.len())
 }
 
+/// The rules to list, each prefix once: a prefix given twice is listed for its last rule, the
+/// one [`rule_for`] picks.
+pub fn distinct(rules: &[MapRule]) -> impl Iterator<Item = &MapRule> {
+    rules.iter().enumerate().filter_map(|(i, rule)| {
+        let later = rules[i + 1..].iter().any(|r| r.prefix == rule.prefix);
+        (!later).then_some(rule)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +169,13 @@ mod tests {
         assert_eq!(kind("profile/1_a.jpg"), Some(UploadKind::Profile));
         assert_eq!(kind("profiles/1_a.jpg"), None);
         assert_eq!(kind("other/1_a.jpg"), None);
+        let twice = [
+            MapRule::parse("images=image").unwrap(),
+            MapRule::parse("images/=profile").unwrap(),
+        ];
+        let listed: Vec<_> = distinct(&twice).collect();
+        assert_eq!(listed, [&twice[1]]);
+        assert_eq!(rule_for(&twice, "images/1_a.jpg"), Some(&twice[1]));
         for bad in ["images", "images/=video", "=image", "/=image"] {
             assert!(MapRule::parse(bad).is_err(), "{bad}");
         }

@@ -7,19 +7,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
-use super::args::MapRule;
+use super::args::{MapRule, distinct};
 use super::source::{Source, SourceError, SourceObject};
 
 /// Objects listed ahead of the workers: one S3 page.
 pub const LISTED_AHEAD: usize = 1000;
 
-/// Lists every rule's prefix into `sink`, rule after rule.
+/// Lists every mapped prefix into `sink`, one after the other.
 pub async fn list(
     source: Source,
     rules: Vec<MapRule>,
     sink: mpsc::Sender<SourceObject>,
 ) -> Result<(), SourceError> {
-    for rule in &rules {
+    for rule in distinct(&rules) {
         source.list(&rules, rule, &sink).await?;
     }
     Ok(())

@@ -215,7 +215,10 @@ async fn list_s3(
     while let Some(page) = pages.next().await {
         let page = page.map_err(s3_error)?;
         for object in page.contents() {
-            let Some(key) = object.key() else { continue };
+            // A key ending in `/` is a console-made "folder", not a file.
+            let Some(key) = object.key().filter(|key| !key.ends_with('/')) else {
+                continue;
+            };
             let size = object
                 .size()
                 .and_then(|s| u64::try_from(s).ok())

@@ -57,8 +57,8 @@ pub fn old_objects() -> Vec<OldObject> {
     ]
 }
 
-/// Fills [`OLD_BUCKET`] on `server` with [`old_objects`] and one object outside the mapped
-/// prefixes.
+/// Fills [`OLD_BUCKET`] on `server` with [`old_objects`], one object outside the mapped
+/// prefixes and a "folder" marker.
 pub async fn fill(server: &S3Server) {
     let admin = server.client(SECRET_KEY);
     admin
@@ -72,7 +72,13 @@ pub async fn fill(server: &S3Server) {
         bytes: corpus_image("Landscape_2.jpg"),
         status: "",
     };
-    for object in old_objects().into_iter().chain([unmapped]) {
+    // What the S3 console makes for a "folder": not a file, never migrated.
+    let folder = OldObject {
+        key: "images/",
+        bytes: Vec::new(),
+        status: "",
+    };
+    for object in old_objects().into_iter().chain([unmapped, folder]) {
         admin
             .put_object()
             .bucket(OLD_BUCKET)
@@ -81,6 +87,17 @@ pub async fn fill(server: &S3Server) {
             .send()
             .await
             .expect("old object stored");
+    }
+}
+
+/// Writes [`old_objects`] and the unmapped one as files under `root`, at their keys.
+pub fn fill_folder(root: &std::path::Path) {
+    let unmapped = (UNMAPPED, corpus_image("Landscape_2.jpg"));
+    let objects = old_objects().into_iter().map(|o| (o.key, o.bytes));
+    for (key, bytes) in objects.chain([unmapped]) {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
 }
 

@@ -182,6 +182,28 @@ async fn the_old_bucket_migrates_onto_disk_as_serve_would_store_it() {
 }
 
 #[tokio::test]
+async fn a_folder_laid_out_like_the_bucket_migrates_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    bucket::fill_folder(&old);
+    let data = dir.path().join("data");
+    let mapping = dir.path().join("mapping.jsonl");
+    let config = config_with(&["--data-dir", data.to_str().unwrap()]);
+    let store = migrate::open_destination(&config).await;
+    let summary = run(plan(Source::Folder(old), &mapping), store, &config).await;
+    assert_eq!(
+        (summary.migrated, summary.failed_total()),
+        (5, 2),
+        "{summary}"
+    );
+    check_mapping(&mapping, "http://127.0.0.1:3000/files", |key| {
+        let path = data.join(&key);
+        async move { std::fs::read(path).expect("stored on disk") }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_rerun_skips_what_the_mapping_holds_and_retries_transient_failures() {
     let server = S3Server::start().await;
     bucket::fill(&server).await;
