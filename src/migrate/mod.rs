@@ -1,7 +1,8 @@
 //! `pixgate migrate`: the old Lambda's bucket (`{type}/{Date.now()}_{name}` originals) into
-//! pixgate's layout. Each old object goes through the upload use case ([`Uploads::store`]) with
-//! `serve`'s limits into the store `serve` would open, so keys, stripping and refusals are an
-//! upload's; a JSON Lines mapping records each old key's fate and makes reruns resume.
+//! pixgate's layout. Each old object goes through the upload use case
+//! ([`crate::service::Uploads`]) with `serve`'s limits into the store `serve` would open, so
+//! keys, stripping and refusals are an upload's; a JSON Lines mapping records each old key's
+//! fate and makes reruns resume.
 //!
 //! Flow: [`source`] lists ([`listing`]: streamed, page by page) → at most `--jobs` objects go
 //! their way ([`object`]) at once → one writer appends each outcome to the [`mapping`] and the
