@@ -4,9 +4,8 @@
 //! keys, stripping and refusals are an upload's; a JSON Lines mapping records each old key's
 //! fate and makes reruns resume.
 //!
-//! Flow: [`source`] lists ([`listing`]: streamed, page by page) → at most `--jobs` objects go
-//! their way ([`object`]) at once → one writer appends each outcome to the [`mapping`] and the
-//! [`progress`].
+//! Flow: `source` lists (`listing`: streamed, page by page) → at most `--jobs` objects go their
+//! way (`object`) at once → one writer appends each outcome to the `mapping` and the `progress`.
 
 mod args;
 mod listing;
