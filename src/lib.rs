@@ -14,6 +14,7 @@ pub mod http;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod pipeline;
 pub mod request;
 pub mod request_id;

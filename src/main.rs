@@ -38,6 +38,8 @@ enum Command {
     Bench(BenchArgs),
     /// Print a signed transform URL, e.g. `pixgate sign 'profile/2026/01/02/ab.jpg?w=200&h=150'`.
     Sign(SignArgs),
+    /// Move the old Lambda's bucket into pixgate's layout, writing a JSON Lines mapping.
+    Migrate(pixgate::migrate::MigrateArgs),
 }
 
 #[derive(clap::Args)]
@@ -152,6 +154,11 @@ fn main() -> ExitCode {
                 .and_then(|config| runtime.block_on(pixgate::server::run(config))),
             Command::Sign(args) => sign(&args),
             Command::Bench(args) => bench(&args),
+            Command::Migrate(args) => {
+                let code = runtime.block_on(pixgate::migrate::run_cli(args));
+                runtime.shutdown_timeout(BLOCKING_JOBS_GRACE);
+                return code;
+            }
         }
     };
     // Image jobs run on blocking threads that cannot be interrupted mid-step; the server has

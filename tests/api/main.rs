@@ -17,6 +17,7 @@ mod hardening;
 mod harness;
 mod lambda_events;
 mod metrics;
+mod migrate;
 mod openapi;
 mod page;
 mod rate_limit;
