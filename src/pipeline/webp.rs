@@ -145,13 +145,15 @@ fn encode(mut picture: Picture, quality: u8) -> Result<Vec<u8>, PipelineError> {
 
 /// From interleaved pixels: libwebp converts to Y'CbCr 4:2:0 itself (and keeps the alpha plane).
 pub fn from_pixels(pixels: &Pixels, quality: u8) -> Result<Vec<u8>, PipelineError> {
-    encode(Picture::from_pixels(pixels)?, quality)
+    encode(Picture::from_pixels(pixels, false)?, quality)
 }
 
 impl Picture {
-    /// A picture holding a copy of `pixels`, converted to Y'CbCr(A) 4:2:0 by libwebp.
-    pub(super) fn from_pixels(pixels: &Pixels) -> Result<Self, PipelineError> {
+    /// A picture holding a copy of `pixels`: as ARGB when `argb` (exact, for lossless), else
+    /// converted to Y'CbCr(A) 4:2:0 by libwebp.
+    pub(super) fn from_pixels(pixels: &Pixels, argb: bool) -> Result<Self, PipelineError> {
         let mut picture = Picture::new(pixels.width, pixels.height)?;
+        picture.0.use_argb = c_int::from(argb);
         let channels = pixels.layout.channels();
         let stride = side(pixels.width)?
             .checked_mul(channels as c_int)

@@ -22,6 +22,8 @@ pub struct Encoder {
     timestamp: c_int,
     /// Whether any frame added has a pixel that is not opaque.
     transparent: bool,
+    /// Frames go in as ARGB (mixed mode), else as Y'CbCr.
+    argb: bool,
 }
 
 impl Drop for Encoder {
@@ -93,6 +95,7 @@ impl Encoder {
             height,
             timestamp: 0,
             transparent: false,
+            argb: matches!(compression, Compression::Mixed(_)),
         })
     }
 
@@ -102,12 +105,15 @@ impl Encoder {
             return Err(failed("frame size differs from the canvas"));
         }
         self.transparent |= frame.layout == Layout::Rgba8 && has_transparency(&frame.data);
-        // Imported as Y'CbCr, which the encoder turns back into ARGB before it finds the changed
-        // rectangles: the round trip smooths the frames a little, and the file comes out the
-        // same as sharp's (libvips imports the same way): byte for byte on two benchmark GIFs but
-        // for the background colour in the header.
-        // Imported as ARGB the output scored the same SSIM but was 1.6-4.9 % larger.
-        let mut picture = Picture::from_pixels(frame)?;
+        // Lossy only: imported as Y'CbCr, which the encoder turns back into ARGB before it finds
+        // the changed rectangles. The round trip smooths the frames a little, and the file comes
+        // out the same as sharp's (libvips imports the same way): byte for byte on two benchmark
+        // GIFs but for the background colour in the header. Imported as ARGB the output scored
+        // the same SSIM but was 1.6-4.9 % larger.
+        // Mixed: as ARGB, exact, so lossless can find the few colours and win: the smoothed
+        // frames have hundreds (a 16-colour sticker: 16,602 B mixed from ARGB, 74,628 B from
+        // Y'CbCr, where lossless never won).
+        let mut picture = Picture::from_pixels(frame, self.argb)?;
         // SAFETY: the encoder is live, the picture initialised with the canvas's size, and the
         // config valid; the encoder copies what it keeps of the picture.
         let ok = unsafe {

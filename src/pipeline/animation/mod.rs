@@ -65,11 +65,13 @@ pub struct Encoded {
     pub height: u32,
 }
 
-/// GIFs whose first frame shows at most this many colours are encoded lossless where that is
-/// smaller, frame by frame (libwebp's mixed mode): drawings, stickers and screen captures, where
-/// lossless is exact and often smaller than lossy. Photographic GIFs use most of their 256
-/// colours; trying lossless on them doubles the encoding time and is never smaller. (The colour
-/// table's size says little: encoders write 256-entry tables for 10-colour images.)
+/// Animations whose first frame shows at most this many colours are encoded lossless where that
+/// is smaller, frame by frame (libwebp's mixed mode): drawings, stickers and screen captures,
+/// where lossless is exact and often smaller than lossy. Photographic GIFs use most of their 256
+/// colours, and lossy WebP frames thousands; trying lossless on them doubles the encoding time
+/// and is never smaller. (A GIF's colour table says little: encoders write 256-entry tables for
+/// 10-colour images.) Any source format: a sticker stored lossless and uploaded again stays
+/// lossless, and exact.
 const SMALL_PALETTE: usize = 64;
 
 /// The animation in `bytes`, or `None` for a still image (a single frame takes the still path);
@@ -128,7 +130,7 @@ pub fn upload(
     limits: &PixelLimits,
 ) -> Result<Encoded, PipelineError> {
     let compression = |first: &Pixels| {
-        if header.format == SourceFormat::Gif && colours_up_to(first, SMALL_PALETTE) {
+        if colours_up_to(first, SMALL_PALETTE) {
             Compression::Mixed(DEFAULT_QUALITY)
         } else {
             Compression::Lossy(DEFAULT_QUALITY)
@@ -307,6 +309,65 @@ mod tests {
             frames.push((first, duration));
         }
         frames
+    }
+
+    /// Frames of a few-colour drawing: diagonal stripes of six colours, moving a pixel a frame.
+    fn sticker_frames(side: u32, count: u32) -> Vec<RgbaImage> {
+        const PALETTE: [[u8; 4]; 6] = [
+            [255, 255, 255, 255],
+            [20, 20, 20, 255],
+            [240, 60, 40, 255],
+            [40, 160, 240, 255],
+            [250, 210, 30, 255],
+            [60, 200, 90, 255],
+        ];
+        (0..count)
+            .map(|n| {
+                RgbaImage::from_fn(side, side, |x, y| {
+                    Rgba(PALETTE[((x + y + n) / 7 % 6) as usize])
+                })
+            })
+            .collect()
+    }
+
+    fn gif_of(frames: &[RgbaImage]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut encoder = GifEncoder::new(&mut out);
+            encoder.set_repeat(Repeat::Infinite).unwrap();
+            for image in frames {
+                let delay = Delay::from_numer_denom_ms(80, 1);
+                let frame = Frame::from_parts(image.clone(), 0, 0, delay);
+                encoder.encode_frame(frame).unwrap();
+            }
+        }
+        out
+    }
+
+    /// Every frame of an animated WebP, whole.
+    fn canvases(webp: &[u8]) -> Vec<Vec<u8>> {
+        let mut decoder = Decoder::new(webp).unwrap();
+        let mut frames = Vec::new();
+        while let Some((pixels, _)) = decoder.next_frame().unwrap() {
+            frames.push(pixels.data);
+        }
+        frames
+    }
+
+    #[test]
+    fn a_few_colour_animation_is_stored_exactly_and_stays_so_when_uploaded_again() {
+        let frames = sticker_frames(120, 6);
+        let gif = gif_of(&frames);
+        let stored = process(&gif, Preset::Image, AnimationPolicy::Keep, &LIMITS).unwrap();
+        let sources: Vec<Vec<u8>> = frames.iter().map(|f| f.as_raw().clone()).collect();
+        // Exact: lossless won every frame, which it can only do from exact (ARGB) pixels.
+        assert_eq!(canvases(&stored.bytes), sources);
+        let again = process(&stored.bytes, Preset::Image, AnimationPolicy::Keep, &LIMITS).unwrap();
+        assert_eq!(
+            canvases(&again.bytes),
+            sources,
+            "the stored WebP uploaded again"
+        );
     }
 
     const RED: [u8; 4] = [230, 20, 20, 255];
