@@ -1,7 +1,8 @@
 //! An upload, start to finish: sniff the real format, read the header and check the pixel
 //! limits before any pixel is decoded (the declared size, then what the decode for the preset
 //! will hold), decode (shrinking JPEGs in the DCT domain when the preset allows), resize,
-//! convert to sRGB, turn upright, and encode without metadata.
+//! convert to sRGB, turn upright, take the placeholder from the result, and encode without
+//! metadata.
 //!
 //! The orientation is applied after the resize: the box is computed on the upright dimensions,
 //! so the result is the same as orienting first, and rotating the small image is far cheaper.
@@ -10,7 +11,7 @@ use super::planar;
 use super::route::{self, Job};
 use super::{
     AnimationPolicy, Header, OutputFormat, PipelineError, PixelLimits, Preset, ProcessedImage,
-    animation, color, decode, encode, fit, orient, probe, resize, sniff,
+    animation, color, decode, encode, fit, orient, placeholder, probe, resize, sniff,
 };
 
 /// `bytes` made into what an upload with `preset` stores; an animation is kept or reduced to
@@ -40,6 +41,7 @@ pub fn process(
             width: encoded.width,
             height: encoded.height,
             animation: Some(encoded.summary),
+            placeholder: encoded.placeholder,
         });
     }
     if route::takes_planes(&header, Job::Upload)
@@ -58,7 +60,8 @@ fn from_planes(
     let resized = planar::resize(&decoded, fit::Region::WHOLE, stored_target)?;
     drop(decoded);
     let upright = planar::orient(resized, header.orientation)?;
-    encode::encode_upload_planes(&upright)
+    let placeholder = placeholder::from_planes(&upright)?;
+    encode::encode_upload_planes(&upright, placeholder)
 }
 
 fn from_pixels(
@@ -75,7 +78,8 @@ fn from_pixels(
     let resized = resize::resize_region(pixels, decoded.area, stored_target)?;
     let srgb = color::to_srgb(resized, header.icc.as_deref())?;
     let upright = orient::apply(srgb, header.orientation)?;
-    encode::encode(upright)
+    let placeholder = placeholder::from_pixels(&upright)?;
+    encode::encode(upright, placeholder)
 }
 
 #[cfg(test)]
