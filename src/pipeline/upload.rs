@@ -272,6 +272,27 @@ mod tests {
         }
     }
 
+    /// The planar path converts its thumbnail from Y'CbCr itself; its ThumbHash must be the RGB
+    /// path's within rounding (a wrong matrix or a swapped Cb/Cr would move every colour).
+    #[test]
+    fn both_paths_give_the_same_thumbhash() {
+        let jpeg = test_jpeg(1001, 701);
+        let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
+        for target in [(200, 140), (640, 448)] {
+            let planar = from_planes(planes_of(&jpeg, &header, target), &header, target).unwrap();
+            let plan = decode::plan(&header, target, &LIMITS).unwrap();
+            let pixels = from_pixels(&jpeg, &header, plan, target, &LIMITS).unwrap();
+            let (a, b) = (planar.placeholder, pixels.placeholder);
+            let (aw, ah, a_rgba) = thumbhash::thumb_hash_to_rgba(&a.thumbhash).unwrap();
+            let (bw, bh, b_rgba) = thumbhash::thumb_hash_to_rgba(&b.thumbhash).unwrap();
+            assert_eq!((aw, ah), (bw, bh), "{target:?}");
+            let gap = mean_abs_diff(&a_rgba, &b_rgba);
+            assert!(gap < 3.0, "{target:?}: decoded ThumbHashes differ by {gap:.2}");
+            // The dominant colours are not compared: the test pattern is a 50/50 checkerboard,
+            // where a rounding either way may pick the other half.
+        }
+    }
+
     /// 2005×1605 at 1/8 decodes to 251×201, of which 250.625×200.625 is image. Resampling only
     /// the image part must land much nearer a full decode than stretching all 251×201.
     #[test]
