@@ -1,6 +1,6 @@
 //! The placeholder a chat client paints the instant an upload's answer arrives, before the image
 //! itself: a ThumbHash and the dominant colour, both taken from the stored pixels (upright, sRGB,
-//! already resized) averaged down to fit 100×100, the most ThumbHash reads.
+//! already resized) scaled to 100 px on their long side, the most ThumbHash reads.
 //!
 //! ThumbHash rather than BlurHash: it carries the aspect ratio and the alpha channel in its ~25
 //! bytes, and has no component counts to choose. The dominant colour is the mean of the most
@@ -12,7 +12,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::planar::Planes;
-use super::{Layout, PipelineError, Pixels, fit_inside};
+use super::{Layout, PipelineError, Pixels};
 
 /// ThumbHash's bound on each side of its input.
 const THUMB_SIDE: u32 = 100;
@@ -55,8 +55,8 @@ pub fn from_pixels(pixels: &Pixels) -> Result<Placeholder, PipelineError> {
     Ok(of_thumbnail(width, height, &rgba))
 }
 
-/// The placeholder of pixgate's own upright 4:2:0 output planes: each plane averaged down to
-/// the thumbnail's size, then converted to RGB there, on 10,000 pixels at most.
+/// The placeholder of pixgate's own upright 4:2:0 output planes: each plane scaled to the
+/// thumbnail's size, then converted to RGB there, on 10,000 pixels at most.
 pub fn from_planes(planes: &Planes) -> Result<Placeholder, PipelineError> {
     let size = thumb_size(planes.width, planes.height);
     let (chroma_w, chroma_h) = planes.chroma_size();
@@ -73,17 +73,24 @@ pub fn from_planes(planes: &Planes) -> Result<Placeholder, PipelineError> {
     Ok(of_thumbnail(size.0, size.1, &rgba))
 }
 
-/// The thumbnail's size: the image's aspect ratio inside 100×100.
+/// The thumbnail's size: the image's aspect ratio with its long side at 100 px. Smaller images
+/// are enlarged: ThumbHash samples its cosines at pixel centres, and on a few pixels the
+/// higher ones alias onto the average (a 1×1 image came out grey whatever its colour).
 fn thumb_size(width: u32, height: u32) -> (u32, u32) {
-    fit_inside(width, height, THUMB_SIDE, THUMB_SIDE)
+    let long = u64::from(width.max(height)).max(1);
+    let side = |v: u32| (u64::from(v) * u64::from(THUMB_SIDE) * 2 + long) / (2 * long);
+    // Each side is at most 100 (`v <= long`), so the narrowing cannot truncate.
+    let (w, h) = (side(width), side(height));
+    let max = u64::from(THUMB_SIDE);
+    (w.clamp(1, max) as u32, h.clamp(1, max) as u32)
 }
 
 fn side(value: usize) -> Result<u32, PipelineError> {
     u32::try_from(value).map_err(PipelineError::internal)
 }
 
-/// `data` averaged down to `size` (a box filter: each output pixel is the mean of the area it
-/// covers, alpha-weighted for RGBA); returned as packed samples of the same type.
+/// `data` scaled to `size` (a box filter: shrinking, each output pixel is the mean of the area
+/// it covers, alpha-weighted for RGBA); returned as packed samples of the same type.
 fn shrink(
     width: u32,
     height: u32,
@@ -118,8 +125,8 @@ fn ycbcr_to_rgba(y: u8, cb: u8, cr: u8) -> [u8; 4] {
     ]
 }
 
-/// Both parts from an RGBA thumbnail of at most 100×100 (its caller's [`thumb_size`] keeps the
-/// bound `thumbhash` asserts).
+/// Both parts from an RGBA thumbnail of at most 100×100 ([`thumb_size`] keeps the bound
+/// `thumbhash` asserts).
 fn of_thumbnail(width: u32, height: u32, rgba: &[u8]) -> Placeholder {
     Placeholder {
         thumbhash: thumbhash::rgba_to_thumb_hash(width as usize, height as usize, rgba),
@@ -263,6 +270,33 @@ mod tests {
         };
         assert!(aspect(&landscape) > 1.5, "{}", aspect(&landscape));
         assert!(aspect(&portrait) < 0.67, "{}", aspect(&portrait));
+    }
+
+    #[test]
+    fn the_thumbnail_has_its_long_side_at_100_px_whatever_the_size() {
+        let cases = [
+            ((1620, 1080), (100, 67)),
+            ((1080, 1620), (67, 100)),
+            ((1, 1), (100, 100)),
+            ((3, 2), (100, 67)),
+            ((10000, 50), (100, 1)),
+            ((100, 100), (100, 100)),
+        ];
+        for ((w, h), expected) in cases {
+            assert_eq!(thumb_size(w, h), expected, "{w}x{h}");
+        }
+    }
+
+    /// A 1×1 image once decoded to grey: too few pixels for ThumbHash's cosines.
+    #[test]
+    fn a_one_pixel_image_keeps_its_colour_in_the_thumbhash() {
+        let dot = rgb(image(1, 1, |_, _| [117, 161, 210, 255]));
+        let placeholder = from_pixels(&dot).unwrap();
+        assert_eq!(placeholder.color, [117, 161, 210]);
+        let (average, _) = decoded(&placeholder.thumbhash);
+        for (got, want) in average.iter().zip([117.0, 161.0, 210.0]) {
+            assert!((got - want).abs() < 6.0, "{average:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod harness;
 mod lambda_events;
 mod openapi;
 mod page;
+mod placeholder;
 mod rate_limit;
 mod s3_backend;
 mod s3_faults;
