@@ -287,7 +287,10 @@ mod tests {
             let (bw, bh, b_rgba) = thumbhash::thumb_hash_to_rgba(&b.thumbhash).unwrap();
             assert_eq!((aw, ah), (bw, bh), "{target:?}");
             let gap = mean_abs_diff(&a_rgba, &b_rgba);
-            assert!(gap < 3.0, "{target:?}: decoded ThumbHashes differ by {gap:.2}");
+            assert!(
+                gap < 3.0,
+                "{target:?}: decoded ThumbHashes differ by {gap:.2}"
+            );
             // The dominant colours are not compared: the test pattern is a 50/50 checkerboard,
             // where a rounding either way may pick the other half.
         }

@@ -71,7 +71,11 @@ fn check_placeholder(item: &Value, stored: &RgbaImage, label: &str) {
     let hash = BASE64_STANDARD
         .decode(encoded)
         .unwrap_or_else(|e| panic!("{label}: thumbhash {encoded:?} is not base64: {e}"));
-    assert!(hash.len() <= 40, "{label}: {} bytes of ThumbHash", hash.len());
+    assert!(
+        hash.len() <= 40,
+        "{label}: {} bytes of ThumbHash",
+        hash.len()
+    );
     let (w, h, rgba) = thumbhash::thumb_hash_to_rgba(&hash)
         .unwrap_or_else(|()| panic!("{label}: thumbhash {encoded:?} does not decode"));
     check_aspect(&hash, (w, h), stored.dimensions(), label);
@@ -125,7 +129,11 @@ async fn stored_rgba(app: &TestApp, item: &Value, label: &str) -> RgbaImage {
     assert_eq!(stored.status, StatusCode::OK, "{label}: GET /files/{key}");
     if is_animated_webp(&stored.body) {
         let decoder = WebPDecoder::new(Cursor::new(&stored.body[..])).expect("WebP");
-        let first = decoder.into_frames().next().expect("a frame").expect("frame decodes");
+        let first = decoder
+            .into_frames()
+            .next()
+            .expect("a frame")
+            .expect("frame decodes");
         return first.into_buffer();
     }
     inspect(&stored.body).image().to_rgba8()
@@ -170,7 +178,12 @@ async fn corpus_photos_carry_a_placeholder_of_the_stored_image_on_s3() {
 #[tokio::test]
 async fn the_colour_is_the_most_common_one_of_the_stored_image() {
     let app = TestApp::new();
-    for name in ["Portrait_1.jpg", "with-alpha.png", "DSCN0010.jpg", "concert.jpg"] {
+    for name in [
+        "Portrait_1.jpg",
+        "with-alpha.png",
+        "DSCN0010.jpg",
+        "concert.jpg",
+    ] {
         let response = app
             .upload_file("type=image", name, "image/jpeg", corpus_image(name))
             .await;
