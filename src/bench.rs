@@ -8,7 +8,8 @@ use serde::Serialize;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use crate::pipeline::{
-    self, AnimationLimits, AnimationPolicy, CancelFlag, OutputLimits, PixelLimits, Preset,
+    self, AnimationLimits, AnimationPolicy, CancelFlag, Layout, OutputLimits, PixelLimits, Pixels,
+    Preset,
 };
 use crate::request::TransformQuery;
 
@@ -21,6 +22,9 @@ pub enum Op {
     Transform(String),
     /// libjpeg-turbo decoding alone at 1/8 scale: the floor any JPEG → profile op sits on.
     JpegDecodeEighth,
+    /// The upload's placeholder step alone (ThumbHash and dominant colour), on the pixels the
+    /// `image` preset stores for the input (decoded from the stored file, before timing).
+    Placeholder,
 }
 
 impl Op {
@@ -29,10 +33,12 @@ impl Op {
             "profile" => Ok(Self::Upload(Preset::Profile)),
             "image" => Ok(Self::Upload(Preset::Image)),
             "jpeg-decode-1/8" => Ok(Self::JpegDecodeEighth),
+            "placeholder" => Ok(Self::Placeholder),
             _ => match text.strip_prefix("transform:") {
                 Some(query) => Ok(Self::Transform(query.to_owned())),
                 None => Err(format!(
-                    "unknown op {text:?}: use profile, image, jpeg-decode-1/8 or transform:QUERY"
+                    "unknown op {text:?}: use profile, image, jpeg-decode-1/8, placeholder or \
+                     transform:QUERY"
                 )),
             },
         }
@@ -85,7 +91,16 @@ pub fn run(
         ),
         _ => None,
     };
+    let stored = match op {
+        Op::Placeholder => Some(stored_pixels(input, &limits)?),
+        _ => None,
+    };
     let once = || -> Result<Bytes, String> {
+        if let Some(pixels) = &stored {
+            return pipeline::placeholder_of(pixels)
+                .map(|placeholder| Bytes::from(placeholder.thumbhash))
+                .map_err(|e| e.to_string());
+        }
         match (op, &spec) {
             (Op::Upload(preset), _) => {
                 // As `serve` does by default: animated images stay animated, avatars are stills.
@@ -104,6 +119,7 @@ pub fn run(
             }
             (Op::Transform(_), None) => Err("no render spec".into()),
             (Op::JpegDecodeEighth, _) => decode_eighth(input).map(Bytes::from),
+            (Op::Placeholder, _) => Err("no stored pixels".into()),
         }
     };
     for _ in 0..warmup {
@@ -139,6 +155,26 @@ pub fn run(
         ms,
         output_bytes: output.len(),
         saved,
+    })
+}
+
+/// What the `image` preset stores for `input`, decoded back to pixels (an animation's first
+/// frame): the size and content the placeholder step sees in an upload.
+fn stored_pixels(input: &[u8], limits: &PixelLimits) -> Result<Pixels, String> {
+    let stored = pipeline::process(input, Preset::Image, AnimationPolicy::Keep, limits)
+        .map_err(|e| e.to_string())?;
+    let image = image::load_from_memory(&stored.bytes).map_err(|e| e.to_string())?;
+    let (width, height) = (image.width(), image.height());
+    let (layout, data) = if image.color().has_alpha() {
+        (Layout::Rgba8, image.into_rgba8().into_raw())
+    } else {
+        (Layout::Rgb8, image.into_rgb8().into_raw())
+    };
+    Ok(Pixels {
+        width,
+        height,
+        layout,
+        data,
     })
 }
 

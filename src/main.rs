@@ -47,7 +47,8 @@ struct BenchArgs {
     /// The image to process (read once, kept in memory).
     #[arg(long)]
     input: std::path::PathBuf,
-    /// Operations: `profile`, `image`, `jpeg-decode-1/8`, or `transform:QUERY` (e.g.
+    /// Operations: `profile`, `image`, `jpeg-decode-1/8`, `placeholder` (the upload's
+    /// placeholder step alone, on what `image` stores), or `transform:QUERY` (e.g.
     /// `transform:w=1920&h=1080&fit=inside&f=webp`). Repeat for several.
     #[arg(long = "op", required = true)]
     ops: Vec<String>,

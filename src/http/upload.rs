@@ -6,6 +6,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use headers::{ContentLength, HeaderMapExt};
@@ -35,6 +37,15 @@ pub struct StoredFile {
     pub frames: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    pub placeholder: PlaceholderJson,
+}
+
+/// What a client paints before the file loads: the ThumbHash in standard base64 (with
+/// padding) and the dominant colour as `#rrggbb`.
+#[derive(Debug, Serialize)]
+pub struct PlaceholderJson {
+    pub thumbhash: String,
+    pub color: String,
 }
 
 /// One file that failed while others were stored (the items of a 207 answer).
@@ -174,6 +185,10 @@ pub(super) fn stored_file(
         animated: stored.animation.is_some(),
         frames: stored.animation.map(|a| a.frames),
         duration_ms: stored.animation.map(|a| a.duration_ms),
+        placeholder: PlaceholderJson {
+            thumbhash: BASE64_STANDARD.encode(&stored.placeholder.thumbhash),
+            color: format!("#{}", hex::encode(stored.placeholder.color)),
+        },
     }
 }
 

@@ -11,7 +11,7 @@ use turbojpeg::{Compressor, PixelFormat, Subsamp, YuvPlanesImage};
 
 use super::pixels::{drop_alpha, flatten_on_white, has_transparency};
 use super::planar::Planes;
-use super::{Layout, PipelineError, Pixels, ProcessedImage, webp};
+use super::{Layout, PipelineError, Pixels, Placeholder, ProcessedImage, webp};
 
 /// Quality of upload outputs, and the default of transforms.
 pub const DEFAULT_QUALITY: u8 = 80;
@@ -88,7 +88,8 @@ pub fn encode_as(pixels: &Pixels, options: EncodeOptions) -> Result<Vec<u8>, Pip
     }
 }
 
-pub fn encode(pixels: Pixels) -> Result<ProcessedImage, PipelineError> {
+/// An upload from pixels; `placeholder` (computed from them) rides along into the result.
+pub fn encode(pixels: Pixels, placeholder: Placeholder) -> Result<ProcessedImage, PipelineError> {
     let (width, height) = (pixels.width, pixels.height);
     let (format, bytes) = match pixels.layout {
         Layout::Rgba8 if has_transparency(&pixels.data) => {
@@ -109,6 +110,7 @@ pub fn encode(pixels: Pixels) -> Result<ProcessedImage, PipelineError> {
         width,
         height,
         animation: None,
+        placeholder,
     })
 }
 
@@ -126,13 +128,17 @@ pub fn encode_planes(planes: &Planes, options: EncodeOptions) -> Result<Vec<u8>,
 }
 
 /// An upload from planes: always JPEG q80 (planes carry no alpha).
-pub fn encode_upload_planes(planes: &Planes) -> Result<ProcessedImage, PipelineError> {
+pub fn encode_upload_planes(
+    planes: &Planes,
+    placeholder: Placeholder,
+) -> Result<ProcessedImage, PipelineError> {
     Ok(ProcessedImage {
         bytes: jpeg_from_planes(planes, DEFAULT_QUALITY)?,
         format: OutputFormat::Jpeg,
         width: planes.width,
         height: planes.height,
         animation: None,
+        placeholder,
     })
 }
 
@@ -298,12 +304,19 @@ mod tests {
         );
     }
 
+    fn no_placeholder() -> Placeholder {
+        Placeholder {
+            thumbhash: Vec::new(),
+            color: [0; 3],
+        }
+    }
+
     #[test]
     fn opaque_rgba_becomes_jpeg_and_transparent_rgba_png() {
-        let opaque = encode(rgba(255)).unwrap();
+        let opaque = encode(rgba(255), no_placeholder()).unwrap();
         assert_eq!(opaque.format, OutputFormat::Jpeg);
         assert!(opaque.bytes.starts_with(&[0xFF, 0xD8, 0xFF]));
-        let clear = encode(rgba(128)).unwrap();
+        let clear = encode(rgba(128), no_placeholder()).unwrap();
         assert_eq!(clear.format, OutputFormat::Png);
         assert!(clear.bytes.starts_with(b"\x89PNG"));
         assert_eq!((clear.width, clear.height), (4, 2));

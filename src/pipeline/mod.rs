@@ -6,7 +6,8 @@
 //! Modules, in the order an image meets them: `sniff` (format from the bytes) → `probe` (header,
 //! declared limits) → `decode` (`plan`: the scale and the pixel limit for the target; then pixels,
 //! `webp_frame` checking an animated WebP first) or `planar` (Y'CbCr planes) → `fit` (geometry) → `resize` →
-//! `color` (to sRGB) → `orient` (EXIF orientation) → `encode` (with `webp`). Animations branch
+//! `color` (to sRGB) → `orient` (EXIF orientation) → `placeholder` (an upload's ThumbHash and
+//! dominant colour) → `encode` (with `webp`). Animations branch
 //! off after `probe` into `animation`, which takes every frame through the same steps and
 //! `webp_anim`. Shared by all: `error`, `pixels`.
 
@@ -18,6 +19,7 @@ mod error;
 mod fit;
 mod orient;
 mod pixels;
+mod placeholder;
 mod planar;
 mod probe;
 mod render;
@@ -42,6 +44,7 @@ pub use encode::{DEFAULT_QUALITY, EncodeOptions, OutputFormat};
 pub use error::{Cause, PipelineError};
 pub use fit::{Fit, Plan, TargetBox};
 pub use pixels::{Layout, Pixels};
+pub use placeholder::Placeholder;
 pub use probe::{Header, PixelLimits};
 pub use render::render;
 pub use resize::{Preset, fit_inside};
@@ -127,4 +130,12 @@ pub struct ProcessedImage {
     pub height: u32,
     /// Set when the stored file is an animated WebP.
     pub animation: Option<AnimationSummary>,
+    /// What a client paints before the file loads (of the first frame, for an animation).
+    pub placeholder: Placeholder,
+}
+
+/// The placeholder of upright sRGB pixels, as an upload computes it: for `pixgate bench`,
+/// which times the step alone.
+pub fn placeholder_of(pixels: &Pixels) -> Result<Placeholder, PipelineError> {
+    placeholder::from_pixels(pixels)
 }

@@ -16,6 +16,8 @@ pub enum Step {
     /// Conversion to sRGB (and the padding of a `contain` canvas).
     Color,
     Encode,
+    /// The upload answer's ThumbHash and dominant colour, from the resized pixels.
+    Placeholder,
     /// A whole animation, every frame through the steps above and into animated WebP.
     Animation,
 }
@@ -29,6 +31,7 @@ impl Step {
             Step::Resize => "resize",
             Step::Color => "color",
             Step::Encode => "encode",
+            Step::Placeholder => "placeholder",
             Step::Animation => "animation",
         }
     }

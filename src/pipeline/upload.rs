@@ -1,7 +1,8 @@
 //! An upload, start to finish: sniff the real format, read the header and check the pixel
 //! limits before any pixel is decoded (the declared size, then what the decode for the preset
 //! will hold), decode (shrinking JPEGs in the DCT domain when the preset allows), resize,
-//! convert to sRGB, turn upright, and encode without metadata.
+//! convert to sRGB, turn upright, take the placeholder from the result, and encode without
+//! metadata.
 //!
 //! The orientation is applied after the resize: the box is computed on the upright dimensions,
 //! so the result is the same as orienting first, and rotating the small image is far cheaper.
@@ -11,7 +12,7 @@ use super::route::{self, Job};
 use super::timing::{Step, timed};
 use super::{
     AnimationPolicy, Header, OutputFormat, PipelineError, PixelLimits, Preset, ProcessedImage,
-    animation, color, decode, encode, fit, orient, probe, resize, sniff,
+    animation, color, decode, encode, fit, orient, placeholder, probe, resize, sniff,
 };
 
 /// `bytes` made into what an upload with `preset` stores; an animation is kept or reduced to
@@ -46,6 +47,7 @@ pub fn process(
             width: encoded.width,
             height: encoded.height,
             animation: Some(encoded.summary),
+            placeholder: encoded.placeholder,
         });
     }
     if route::takes_planes(&header, Job::Upload)
@@ -67,7 +69,10 @@ fn from_planes(
     })?;
     drop(decoded);
     let upright = timed(Step::Orient, || planar::orient(resized, header.orientation))?;
-    timed(Step::Encode, || encode::encode_upload_planes(&upright))
+    let placeholder = timed(Step::Placeholder, || placeholder::from_planes(&upright))?;
+    timed(Step::Encode, || {
+        encode::encode_upload_planes(&upright, placeholder)
+    })
 }
 
 fn from_pixels(
@@ -88,7 +93,8 @@ fn from_pixels(
         color::to_srgb(resized, header.icc.as_deref())
     })?;
     let upright = timed(Step::Orient, || orient::apply(srgb, header.orientation))?;
-    timed(Step::Encode, || encode::encode(upright))
+    let placeholder = timed(Step::Placeholder, || placeholder::from_pixels(&upright))?;
+    timed(Step::Encode, || encode::encode(upright, placeholder))
 }
 
 #[cfg(test)]
@@ -278,6 +284,30 @@ mod tests {
                 luma_gap.abs() < 0.1,
                 "{target:?}: luma error gap {luma_gap:.3}"
             );
+        }
+    }
+
+    /// The planar path converts its thumbnail from Y'CbCr itself; its ThumbHash must be the RGB
+    /// path's within rounding (a wrong matrix or a swapped Cb/Cr would move every colour).
+    #[test]
+    fn both_paths_give_the_same_thumbhash() {
+        let jpeg = test_jpeg(1001, 701);
+        let header = probe::probe(&jpeg, SourceFormat::Jpeg, &LIMITS).unwrap();
+        for target in [(200, 140), (640, 448)] {
+            let planar = from_planes(planes_of(&jpeg, &header, target), &header, target).unwrap();
+            let plan = decode::plan(&header, target, &LIMITS).unwrap();
+            let pixels = from_pixels(&jpeg, &header, plan, target, &LIMITS).unwrap();
+            let (a, b) = (planar.placeholder, pixels.placeholder);
+            let (aw, ah, a_rgba) = thumbhash::thumb_hash_to_rgba(&a.thumbhash).unwrap();
+            let (bw, bh, b_rgba) = thumbhash::thumb_hash_to_rgba(&b.thumbhash).unwrap();
+            assert_eq!((aw, ah), (bw, bh), "{target:?}");
+            let gap = mean_abs_diff(&a_rgba, &b_rgba);
+            assert!(
+                gap < 3.0,
+                "{target:?}: decoded ThumbHashes differ by {gap:.2}"
+            );
+            // The dominant colours are not compared: the test pattern is a 50/50 checkerboard,
+            // where a rounding either way may pick the other half.
         }
     }
 

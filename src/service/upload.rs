@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ServiceError, Workers};
 use crate::config::UploadConfig;
-use crate::pipeline::{self, AnimationSummary, PixelLimits, Preset};
+use crate::pipeline::{self, AnimationSummary, PixelLimits, Placeholder, Preset};
 use crate::storage::{NewObject, SharedStore, content_key};
 
 /// Processes and stores uploaded files.
@@ -29,6 +29,7 @@ pub struct StoredImage {
     pub original_name: Option<String>,
     /// Set when the stored file is an animated WebP.
     pub animation: Option<AnimationSummary>,
+    pub placeholder: Placeholder,
 }
 
 impl Uploads {
@@ -71,6 +72,7 @@ impl Uploads {
             height: image.height,
             original_name: original_name.clone(),
             animation: image.animation,
+            placeholder: image.placeholder,
         };
         self.store
             .put(NewObject {

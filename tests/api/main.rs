@@ -20,6 +20,7 @@ mod metrics;
 mod migrate;
 mod openapi;
 mod page;
+mod placeholder;
 mod rate_limit;
 mod request_ids;
 mod s3_backend;

@@ -142,15 +142,28 @@
     return li;
   }
 
+  // Until a preview loads, its box (sized from the answer) shows the placeholder's dominant
+  // colour, as a chat client would paint it.
+  function withPlaceholder(img, item, width) {
+    const placeholder = item.placeholder;
+    if (!placeholder) return img;
+    const w = Math.min(width, item.width);
+    img.width = w;
+    img.height = Math.max(1, Math.round(w * item.height / item.width));
+    img.style.background = placeholder.color;
+    img.addEventListener('load', () => img.style.removeProperty('background'), { once: true });
+    return img;
+  }
+
   function showStored(file, item, body) {
     const li = entry(file, 'stored');
     const src = (query) => `/img/${item.key.split('/').map(encodeURIComponent).join('/')}?${query}`;
     li.append(element('div', { className: 'previews' },
       element('figure', {},
-        element('img', { className: 'preview-small', src: src('w=160'), alt: `${file.name}, 160 px wide` }),
+        withPlaceholder(element('img', { className: 'preview-small', src: src('w=160'), alt: `${file.name}, 160 px wide` }), item, 160),
         element('figcaption', {}, 'w=160')),
       element('figure', {},
-        element('img', { className: 'preview-auto', src: src('f=auto&w=480'), alt: `${file.name}, 480 px wide, best format for this browser` }),
+        withPlaceholder(element('img', { className: 'preview-auto', src: src('f=auto&w=480'), alt: `${file.name}, 480 px wide, best format for this browser` }), item, 480),
         element('figcaption', {}, 'f=auto&w=480'))));
     const facts = element('dl', { className: 'facts' });
     facts.append(

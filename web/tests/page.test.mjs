@@ -144,6 +144,18 @@ test('uploads two photos through POST /upload and a 48 MP one through /direct, w
       ['preview-small', 160, '?w=160'],
       ['preview-auto', Math.min(480, item.width), '?f=auto&w=480'],
     ]);
+
+    // Each preview's box was sized from the answer and painted with the placeholder's colour
+    // until the image loaded; once loaded, the colour is gone (the transparency checkerboard
+    // shows again).
+    assert.match(item.placeholder.color, /^#[0-9a-f]{6}$/);
+    const boxes = await li.locator('img').evaluateAll((images) =>
+      images.map((img) => [Number(img.getAttribute('width')), Number(img.getAttribute('height')), img.style.background]));
+    for (const [[width, height, background], box] of boxes.map((b, i) => [b, [160, 480][i]])) {
+      assert.equal(width, Math.min(box, item.width), `${name}: box width`);
+      assert.equal(height, Math.max(1, Math.round(width * item.height / item.width)), `${name}: box height`);
+      assert.equal(background, '', `${name}: the placeholder colour is removed once loaded`);
+    }
   }
   assert.equal(storedImages(server.dataDir).length, 3);
 

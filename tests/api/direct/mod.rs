@@ -2,7 +2,7 @@
 //! `pixgate serve` on disk (signed PUTs back to pixgate) and against the in-process S3 server
 //! (presigned PUTs to the bucket), then the staged original processed like any upload.
 
-mod client;
+pub mod client;
 mod lambda;
 mod protocol;
 mod refusals;
