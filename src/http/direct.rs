@@ -14,13 +14,14 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 
+use super::log::{FileOutcome, FileOutcomes};
 use super::upload::{StoredFile, forwarded_host, is_host, no_store, public_base_url, stored_file};
 use crate::error::ApiError;
 use crate::request::direct::{
     CompleteRequest, CreateRequest, SinglePutRequest, part_number, part_numbers, staging_key,
 };
 use crate::request::{RequestError, UploadKind};
-use crate::service::{Destination, StoredImage};
+use crate::service::{Destination, ServiceError, StoredImage};
 use crate::state::AppState;
 use crate::storage::staging::SinglePut;
 
@@ -229,8 +230,8 @@ pub async fn complete_multipart(
                 &request.parts,
                 Utc::now(),
             )
-            .await?;
-        Ok(completed(&state, &headers, stored))
+            .await;
+        completed(&state, &headers, kind, stored)
     })
     .await
 }
@@ -248,19 +249,60 @@ pub async fn complete_single(
         let stored = state
             .direct
             .complete_single(destination(&state, kind), &key, Utc::now())
-            .await?;
-        Ok(completed(&state, &headers, stored))
+            .await;
+        completed(&state, &headers, kind, stored)
     })
     .await
 }
 
-fn completed(state: &AppState, headers: &HeaderMap, stored: StoredImage) -> Json<Completed> {
+/// The answer of a complete: the stored file, counted as `/upload` counts its files and left
+/// on the answer for the request's log line. A refusal of the protocol (unknown upload, bad
+/// parts) is no file's outcome: it counts as a request only.
+fn completed(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: UploadKind,
+    stored: Result<StoredImage, ServiceError>,
+) -> Result<Response, ApiError> {
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(error) => {
+            let error = ApiError::from(error);
+            if is_file_failure(&error) {
+                state
+                    .metrics
+                    .upload(kind.as_str(), Err(error.code().as_str()));
+            }
+            return Err(error);
+        }
+    };
+    state.metrics.upload(kind.as_str(), Ok(()));
     let base_url = public_base_url(state, headers);
     let file = stored_file(state, base_url.as_deref(), stored);
-    Json(Completed {
+    let outcome = FileOutcome {
+        index: 0,
+        bytes_in: None,
+        result: Ok((file.key.clone(), file.size)),
+    };
+    let mut response = Json(Completed {
         location: file.file_url.clone(),
         file,
     })
+    .into_response();
+    response
+        .extensions_mut()
+        .insert(FileOutcomes(vec![outcome]));
+    Ok(response)
+}
+
+/// Whether a complete failed on the file itself (its bytes, or storing the result), as an
+/// upload's file can.
+fn is_file_failure(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::Service(service)
+            if matches!(**service, ServiceError::Pipeline(_) | ServiceError::Store(_))
+    )
 }
 
 /// Runs a handler's body and makes its outcome the answer, never cached.

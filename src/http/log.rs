@@ -36,8 +36,8 @@ pub struct FileOutcomes(pub Vec<FileOutcome>);
 #[derive(Debug, Clone)]
 pub struct FileOutcome {
     pub index: usize,
-    /// The file's bytes as received.
-    pub bytes_in: usize,
+    /// The file's bytes as received; unknown for a direct upload, whose bytes went to staging.
+    pub bytes_in: Option<usize>,
     /// The stored key and size, or the code it was refused with.
     pub result: Result<(String, usize), ErrorCode>,
 }
@@ -134,19 +134,14 @@ impl Line<'_> {
             if n > 0 {
                 text.push_str("; ");
             }
+            let bytes_in = file
+                .bytes_in
+                .map_or_else(|| "?".to_owned(), |bytes| bytes.to_string());
             let _ = match &file.result {
-                Ok((key, size)) => write!(
-                    text,
-                    "#{} stored {key} {}>{size} B",
-                    file.index, file.bytes_in
-                ),
-                Err(code) => write!(
-                    text,
-                    "#{} {} {} B",
-                    file.index,
-                    code.as_str(),
-                    file.bytes_in
-                ),
+                Ok((key, size)) => {
+                    write!(text, "#{} stored {key} {bytes_in}>{size} B", file.index)
+                }
+                Err(code) => write!(text, "#{} {} {bytes_in} B", file.index, code.as_str()),
             };
         }
         Some(text)
@@ -371,6 +366,44 @@ mod tests {
         assert_eq!(line["route"], "/img/{*key}");
         assert_eq!(line["code"], "not_found");
         assert_eq!(line["requestId"], request_id(&response).as_str());
+    }
+
+    #[test]
+    fn outcomes_name_each_file_and_an_unknown_size_as_such() {
+        use super::{FileOutcome, FileOutcomes, Line};
+        use crate::error::ErrorCode;
+        let files = FileOutcomes(vec![
+            FileOutcome {
+                index: 0,
+                bytes_in: Some(812_345),
+                result: Ok(("images/a.jpg".into(), 23_456)),
+            },
+            FileOutcome {
+                index: 1,
+                bytes_in: Some(1234),
+                result: Err(ErrorCode::CorruptImage),
+            },
+            FileOutcome {
+                index: 2,
+                bytes_in: None,
+                result: Ok(("profile/b.webp".into(), 99)),
+            },
+        ]);
+        let line = Line {
+            route: "/upload",
+            query: String::new(),
+            status: 207,
+            duration_ms: 1.0,
+            bytes_in: 0,
+            bytes_out: None,
+            files: Some(&files),
+        };
+        assert_eq!(line.file_count(), Some(3));
+        assert_eq!(
+            line.outcomes().unwrap(),
+            "#0 stored images/a.jpg 812345>23456 B; #1 corrupt_image 1234 B; \
+             #2 stored profile/b.webp ?>99 B"
+        );
     }
 
     #[test]

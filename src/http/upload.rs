@@ -242,7 +242,7 @@ fn answer(outcomes: Vec<Outcome>) -> Response {
 fn file_outcomes(outcomes: &[Outcome]) -> FileOutcomes {
     let files = outcomes.iter().map(|outcome| FileOutcome {
         index: outcome.index,
-        bytes_in: outcome.bytes_in,
+        bytes_in: Some(outcome.bytes_in),
         result: match &outcome.result {
             Ok(file) => Ok((file.key.clone(), file.size)),
             Err(error) => Err(error.code()),

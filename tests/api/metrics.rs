@@ -276,3 +276,49 @@ async fn under_lambda_each_request_writes_one_emf_line_and_no_route_is_served() 
     // What the upload reported went with its own line only.
     assert!(missing.get("UploadsStored").is_none() && missing.get("PipelineStep_decode").is_none());
 }
+
+/// A direct upload's file counts as an upload's does: stored, or refused for its bytes; a
+/// refusal of the protocol (no such staged upload) is a request, not a file.
+#[tokio::test]
+async fn direct_upload_files_count_as_uploads_and_protocol_refusals_do_not() {
+    let direct = crate::direct::client::Direct::start(Backend::Disk, &[]).await;
+    let (_, stored) = direct
+        .single_put("profile", PHOTO, "image/jpeg", corpus_image(PHOTO))
+        .await;
+    stored.expect(200, "complete");
+    let (_, corrupt) = direct
+        .single_put(
+            "image",
+            "bad.jpg",
+            "image/jpeg",
+            b"\xff\xd8\xff not a jpeg".to_vec(),
+        )
+        .await;
+    let refused = corrupt.code().to_owned();
+    assert_eq!(corrupt.status, 422, "{}", corrupt.body);
+    let protocol = direct
+        .post("image", "complete?key=incoming%2Fnope", None)
+        .await;
+    assert!((400..500).contains(&protocol.status), "{}", protocol.body);
+    let protocol = protocol.code().to_owned();
+
+    let m = scrape(&direct.app).await;
+    let uploads = |kind: &str, outcome: &str| {
+        m.value(
+            "pixgate_uploads_total",
+            &[("type", kind), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(uploads("profile", "stored"), 1.0);
+    assert_eq!(uploads("image", &refused), 1.0);
+    assert_eq!(
+        uploads("image", &protocol),
+        0.0,
+        "{protocol} is no file's outcome"
+    );
+    let all: f64 = ["stored", refused.as_str(), protocol.as_str()]
+        .iter()
+        .map(|outcome| uploads("image", outcome) + uploads("profile", outcome))
+        .sum();
+    assert_eq!(all, 2.0, "the protocol refusal is no file's outcome");
+}
