@@ -8,8 +8,7 @@ use serde::Serialize;
 use turbojpeg::{Decompressor, PixelFormat, ScalingFactor};
 
 use crate::pipeline::{
-    self, AnimationLimits, AnimationPolicy, CancelFlag, Layout, OutputLimits, PixelLimits, Pixels,
-    Preset,
+    self, AnimationLimits, AnimationPolicy, CancelFlag, OutputLimits, PixelLimits, Pixels, Preset,
 };
 use crate::request::TransformQuery;
 
@@ -164,18 +163,7 @@ fn stored_pixels(input: &[u8], limits: &PixelLimits) -> Result<Pixels, String> {
     let stored = pipeline::process(input, Preset::Image, AnimationPolicy::Keep, limits)
         .map_err(|e| e.to_string())?;
     let image = image::load_from_memory(&stored.bytes).map_err(|e| e.to_string())?;
-    let (width, height) = (image.width(), image.height());
-    let (layout, data) = if image.color().has_alpha() {
-        (Layout::Rgba8, image.into_rgba8().into_raw())
-    } else {
-        (Layout::Rgb8, image.into_rgb8().into_raw())
-    };
-    Ok(Pixels {
-        width,
-        height,
-        layout,
-        data,
-    })
+    Ok(Pixels::from_decoded(image))
 }
 
 fn decode_eighth(input: &[u8]) -> Result<Vec<u8>, String> {

@@ -202,19 +202,7 @@ fn decode_with_image(
         image::ImageReader::with_format(Cursor::new(bytes), header.format.image_format());
     reader.limits(limits.decoder_limits(header.width, header.height, bytes.len()));
     let image = reader.decode().map_err(classify)?;
-    let (width, height) = (image.width(), image.height());
-    // 16-bit, grey and palette images all come out as 8-bit RGB(A) here.
-    let (layout, data) = if image.color().has_alpha() {
-        (Layout::Rgba8, image.into_rgba8().into_raw())
-    } else {
-        (Layout::Rgb8, image.into_rgb8().into_raw())
-    };
-    Ok(Pixels {
-        width,
-        height,
-        layout,
-        data,
-    })
+    Ok(Pixels::from_decoded(image))
 }
 
 #[cfg(test)]

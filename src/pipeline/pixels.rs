@@ -27,6 +27,23 @@ impl Layout {
 }
 
 impl Pixels {
+    /// The pixels of a decoded image as 8-bit RGB, or RGBA when it has alpha: 16-bit, grey and
+    /// palette images all come out that way.
+    pub fn from_decoded(image: image::DynamicImage) -> Self {
+        let (width, height) = (image.width(), image.height());
+        let (layout, data) = if image.color().has_alpha() {
+            (Layout::Rgba8, image.into_rgba8().into_raw())
+        } else {
+            (Layout::Rgb8, image.into_rgb8().into_raw())
+        };
+        Self {
+            width,
+            height,
+            layout,
+            data,
+        }
+    }
+
     /// Laid on white, without alpha (already opaque pixels are returned as they are).
     pub fn flattened_on_white(self) -> Self {
         if self.layout == Layout::Rgb8 {
