@@ -421,7 +421,8 @@ def chart(card):
 
 # The sections other scripts measure and write into BENCHMARKS.md themselves, between these markers.
 KEPT = [("<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"),
-        ("<!-- animated: written by scripts/bench/animated -->", "<!-- /animated -->")]
+        ("<!-- animated: written by scripts/bench/animated -->", "<!-- /animated -->"),
+        ("<!-- transform: written by scripts/bench/transform -->", "<!-- /transform -->")]
 
 
 def kept_sections():

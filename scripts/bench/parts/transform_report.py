@@ -1,0 +1,280 @@
+"""The transform part's BENCHMARKS.md section and chart (docs/bench-transform-quality.png), from the raw numbers
+scripts/bench/transform measured (target/bench/transform.json)."""
+from __future__ import annotations
+
+import os
+import statistics
+
+from .common import ROOT
+
+KEPT_START, KEPT_END = "<!-- transform: written by scripts/bench/transform -->", "<!-- /transform -->"
+CHART = os.path.join(ROOT, "docs", "bench-transform-quality.png")
+TARGETS = {"jpeg": 2.0, "webp": 1.5, "avif_speed": 5.0, "avif_bytes": 1.0, "rss": 1 / 3}
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fr(xs, nd=0):
+    """median (min–max) of xs."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    if len(xs) == 1:
+        return f"{xs[0]:.{nd}f}"
+    return f"{med(xs):.{nd}f} ({min(xs):.{nd}f}–{max(xs):.{nd}f})"
+
+
+def verdict(value, op, target, nd=2):
+    """Judged on the value as printed (nd decimals)."""
+    if value is None:
+        return "–"
+    v = round(value, nd)
+    return "✅" if (v >= target if op == ">=" else v <= round(target, nd)) else "❌"
+
+
+def chart(res):
+    """Bytes against SSIM for each sweep, both sides, q labelled; pixgate's q80 ringed."""
+    rows = res.get("quality") or []
+    if not rows:
+        return False
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 4.0), squeeze=False)
+    for ax, row in zip(axes[0], rows):
+        for who, colour in (("pixgate", "tab:blue"), ("sharp", "tab:orange")):
+            pts = sorted(row["curves"][who], key=lambda p: p["ssim"])
+            ax.plot([p["ssim"] for p in pts], [p["bytes"] / 1000 for p in pts], "o-", color=colour, ms=3,
+                    label=f"{who} ({'rav1e s10' if who == 'pixgate' and row['format'] == 'avif' else 'libaom' if row['format'] == 'avif' else 'libwebp'})")
+            for p in pts:
+                ax.annotate(str(p["q"]), (p["ssim"], p["bytes"] / 1000), fontsize=6, color=colour,
+                            xytext=(2, 2), textcoords="offset points")
+        p80 = row["pixgate_q80"]
+        ax.plot([p80["ssim"]], [p80["bytes"] / 1000], "o", mfc="none", mec="black", ms=9, label="pixgate q80")
+        ax.axvline(p80["ssim"], color="grey", lw=0.6, ls=":")
+        ax.set_title(f"{row['format'].upper()} {row['what']}", fontsize=9)
+        ax.set_xlabel("SSIM vs Pillow Lanczos reference", fontsize=8)
+        ax.set_ylabel("kB", fontsize=8)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"/img renders: bytes at equal quality, pixgate vs the seed's sharp function ({res['date']})",
+                 fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(CHART), exist_ok=True)
+    fig.savefig(CHART, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def binary_text(res):
+    b = res["pixgate_bin"]
+    shown = os.path.relpath(b, ROOT) if b.startswith(ROOT) else b
+    commit = f", built from {res['pixgate_bin_commit']}" if res.get("pixgate_bin_commit") else ""
+    return f"binary `{shown}`{commit}; {res['pixgate_version']}"
+
+
+def report(res, has_chart):
+    L = ["## Transform: /img against the seed's sharp function\n"]
+    sv = res.get("sharp") or {}
+    L.append(
+        f"Measured {res['date']} with `scripts/bench/transform` (`PARTS=transform scripts/bench/run`; checkout "
+        f"{res['checkout']}, {binary_text(res)})" + (" (QUICK: a trial, not the reference numbers)" if res["quick"] else "")
+        + f": {res['rounds']} alternating round{'s' if res['rounds'] != 1 else ''}, load average "
+        f"{' '.join(res['loadavg_start'])} at the start, {' '.join(res.get('loadavg_end') or ['?'])} at the end. "
+        f"The peer: `../shared/peers/sharp/transform.js`, seed 001's Lambda@Edge function as a local server, "
+        f"`sharp(body).resize(w, h).toFormat(f, {{ quality: q }})` (default fit cover), node {res.get('node')}, "
+        f"sharp {sv.get('sharp', '?')}, libvips {sv.get('vips', '?')}, libwebp {sv.get('webp', '?')}, libaom "
+        f"{sv.get('aom', '?')} (AVIF through libheif {sv.get('heif', '?')}). Raw numbers: "
+        "`target/bench/transform.json` (and `results.json` under `transform`).\n")
+    L.append("**Stored originals**, the same files under the same keys for both (pixgate's data dir; the peer's "
+             "`SOURCE_DIR`):\n")
+    L.append("| name | key | size | bytes | how |")
+    L.append("|---|---|---|---:|---|")
+    for s in res["sources"]:
+        L.append(f"| {s['name']} | `{s['key']}` | {s['width']}×{s['height']} | {s['bytes']:,} | {s['how']} |")
+    L.append("")
+
+    # --- quality first: it decides the peer's q
+    mq = res.get("matched_q") or {}
+    if res.get("quality"):
+        L.append("### Equal quality: bytes against SSIM (WebP, AVIF)\n")
+        if has_chart:
+            L.append("![bytes against SSIM, pixgate and sharp](docs/bench-transform-quality.png)\n")
+        L.append("Each side renders the source across a q sweep (same renders as the peer's, aspect kept, so no "
+                 "crop); SSIM: the quality part's Gaussian SSIM on luma (BT.601, 11×11, σ 1.5) against Pillow's full "
+                 "decode of the stored original, Lanczos-resized to the output's size. \"sharp at pixgate's SSIM\": "
+                 "the peer's q and bytes interpolated (bytes log-linear in SSIM) between its two nearest q to the SSIM "
+                 "of pixgate's default q80; the bytes ratio there is the equal-quality comparison. The peer's q so "
+                 f"found (median over the sources, rounded) is the q it is given in (a) and (b): {mq}.\n")
+        L.append("| render | format | pixgate q80: bytes, SSIM | sharp q80: bytes, SSIM | bytes ratio at q80 | sharp "
+                 "q at pixgate's SSIM | sharp bytes there | **bytes ratio at equal SSIM** | pixgate q at sharp q80's SSIM |")
+        L.append("|---|---|---|---|---:|---:|---:|---:|---:|")
+        for r in res["quality"]:
+            p, s = r["pixgate_q80"], r["sharp_q80"]
+            at = r["sharp_bytes_at_pixgate_ssim"]
+            L.append(f"| {r['what']} | {r['format']} | {p['bytes']:,}, {p['ssim']:.4f} | {s['bytes']:,}, "
+                     f"{s['ssim']:.4f} | {r['bytes_ratio_q80']:.3f} | "
+                     f"{'%.1f' % r['sharp_q_at_pixgate_ssim'] if r['sharp_q_at_pixgate_ssim'] else 'outside sweep'} | "
+                     f"{f'{at:,.0f}' if at else '–'} | "
+                     f"**{'%.3f' % r['bytes_ratio_equal_ssim'] if r['bytes_ratio_equal_ssim'] else '–'}** | "
+                     f"{'%.1f' % r['pixgate_q_at_sharp_q80_ssim'] if r.get('pixgate_q_at_sharp_q80_ssim') else 'outside sweep'} |")
+        L.append("")
+        L.append("The curves (q: bytes, SSIM, ms of one core; the peer's AVIF one render each, the rest the median of "
+                 "3):\n")
+        L.append("| render | side | q → bytes, SSIM, ms |")
+        L.append("|---|---|---|")
+        for r in res["quality"]:
+            for who in ("pixgate", "sharp"):
+                L.append(f"| {r['format']} {r['what']} | {who} | " + "; ".join(
+                    f"q{c['q']}: {c['bytes']:,} B, {c['ssim']:.4f}, {c['ms']:.0f} ms" for c in r["curves"][who]) + " |")
+        L.append("")
+        L.append("What `q` means. **JPEG**: the IJG quality scaling of the standard tables in both (pixgate: "
+                 "libjpeg-turbo, 4:2:0, optimised Huffman; sharp: its mozjpeg build with libjpeg-turbo-compatible "
+                 "defaults, 4:2:0), so q80 is q80. **WebP**: libwebp's `quality` in both (lossy, default preset, "
+                 "method 4 = sharp's default effort 4): the same encoder and the same knob, and the table shows it "
+                 "gives the same SSIM within the reference's noise. **AVIF**: not the same knob. pixgate's q goes to "
+                 "ravif (rav1e at `--avif-speed` 10), which maps it to a rav1e quantizer; sharp's goes through libheif "
+                 "to libaom (effort 4). At q80 sharp's AVIF is far closer to the reference and about twice the size; "
+                 "the same picture quality as pixgate's q80 is sharp's q at the column above.\n")
+
+    # --- (a)
+    pipe = res.get("pipeline") or []
+    if pipe:
+        L.append("### (a) Renders in process, one core\n")
+        L.append(f"`pixgate bench --op 'transform:QUERY'` against `scripts/bench/sharp-transform.js` (the peer's "
+                 f"render, `sharp.concurrency(1)`, `UV_THREADPOOL_SIZE=1`, no sharp cache), both `taskset -c "
+                 f"{res['core']}`, one fresh process per render and tool, back to back, order flipping. The source "
+                 "file is read once; each iteration decodes, resizes and encodes. pixgate at q80; the peer at q80 for "
+                 "JPEG and at its matched q for WebP/AVIF (above). Speed: sharp ms / pixgate ms per round, median "
+                 "(min–max). Peak RSS: the process's `ru_maxrss` (one render kind per process), so it is the memory "
+                 "of that render plus the runtime (Node's is ~45 MiB by itself).\n")
+        L.append("| render | source | pixgate ms | sharp ms (q) | **speed ×** | pixgate bytes | sharp bytes | pixgate RSS "
+                 "MiB | sharp RSS MiB | libwebp encoder alone ms | pixgate − encoder ms |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for rid in dict.fromkeys(e["id"] for e in pipe):
+            es = [e for e in pipe if e["id"] == rid]
+            fl = [e["floor"]["median_ms"] for e in es if "floor" in e]
+            L.append(f"| {rid} | {es[0]['source']} | {fr([e['pixgate']['median_ms'] for e in es], 1)} | "
+                     f"{fr([e['sharp']['median_ms'] for e in es], 1)} (q{es[0]['sharp']['q']}) | "
+                     f"**{fr([e['speed'] for e in es], 2)}** | {es[-1]['pixgate']['bytes']:,} | {es[-1]['sharp']['bytes']:,} | "
+                     f"{fr([e['pixgate']['rss_mib'] for e in es])} | {fr([e['sharp']['rss_mib'] for e in es])} | "
+                     f"{fr(fl, 1) if fl else ''} | "
+                     f"{fr([e['pixgate']['median_ms'] - e['floor']['median_ms'] for e in es if 'floor' in e], 1) if fl else ''} |")
+        lib = next((e["floor"]["libwebp"] for e in pipe if "floor" in e), "?")
+        L.append(f"\nThe encoder alone: `scripts/bench/parts/transform_floor.py`, libwebp {lib} through Pillow, q80 "
+                 "method 4, on the already decoded and Lanczos-resized RGB image, same core, same rounds: what any "
+                 "render of that WebP costs at least, RGB→YUV conversion included (pixgate hands libwebp YUV planes "
+                 "where it can, so its encoder share can be a little under this).\n")
+
+    # --- (b)
+    srv = res.get("server") or []
+    if srv:
+        L.append("### (b) The servers under load\n")
+        L.append("A fresh server per run (127.0.0.1, not pinned: the two cores), a bounded loader "
+                 "(`scripts/bench/parts/transform_load.py`: threads with `http.client` keep-alive connections) sending "
+                 "each of a list of DISTINCT canonical URLs once (w and h a few pixels apart, cycling over the sources, "
+                 "so pixgate's single-flight never merges two), after 2×c warm-up requests; bounded in count and "
+                 "seconds. req/s = 200 answers / wall time; peak RSS = the server's VmHWM after the load (idle in "
+                 "brackets). pixgate with its defaults (`--workers` one per core); the peer as its README runs it "
+                 "(sharp's defaults). Ratios per round, median (min–max).\n")
+        L.append("| load | c | requests | pixgate req/s | sharp req/s | **req/s ×** | pixgate p99 ms | sharp p99 ms | "
+                 "pixgate VmHWM MiB | sharp VmHWM MiB | **RSS ratio** |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for rid in dict.fromkeys(e["id"] for e in srv):
+            for conc in sorted({e["conc"] for e in srv if e["id"] == rid}):
+                es = [e for e in srv if e["id"] == rid and e["conc"] == conc]
+                L.append(f"| {rid} | {conc} | {es[0]['pixgate']['asked']} | {fr([e['pixgate']['rps'] for e in es], 1)} | "
+                         f"{fr([e['sharp']['rps'] for e in es], 1)} (q{es[0]['sharp']['q']}) | "
+                         f"**{fr([e['rps_ratio'] for e in es], 2)}** | {fr([e['pixgate']['p99_ms'] for e in es])} | "
+                         f"{fr([e['sharp']['p99_ms'] for e in es])} | {fr([e['pixgate']['rss_mib'] for e in es])} "
+                         f"({fr([e['pixgate']['rss_idle_mib'] for e in es])}) | {fr([e['sharp']['rss_mib'] for e in es])} "
+                         f"({fr([e['sharp']['rss_idle_mib'] for e in es])}) | **{fr([e['rss_ratio'] for e in es], 2)}** |")
+        bad = [(e["id"], e["conc"], who, e[who]["statuses"], e[who]["errors"][:1]) for e in srv for who in ("pixgate", "sharp")
+               if e[who]["ok"] != e[who]["asked"] or e[who]["errors"]]
+        L.append("\n" + (f"Runs with answers other than 200 or not finished in time: {bad[:6]}.\n" if bad else
+                         "Every request of every run was answered 200 within its bounds.\n"))
+
+    # --- (d)
+    w = res.get("worst")
+    if w:
+        src = w["source"]
+        L.append("### (d) Memory per render and the worst case the defaults allow\n")
+        L.append(f"The largest source the defaults decode (`--max-pixels` 50 MP): a {src['width']}×{src['height']} "
+                 f"JPEG q90 ({src['bytes'] / 1e6:.1f} MB, the 12 MP input Lanczos-upscaled), put in place for both. The "
+                 "largest renditions: 4096×4096 (`--transform-max-side` 4096, `--transform-max-pixels` 16.8 MP) and "
+                 "for AVIF 2048×2048 (`--transform-max-avif-pixels` 4.2 MP). The peer has no limits: these are just "
+                 "the same requests to it. In process: one render in a fresh process, `taskset -c 1`; server: a fresh "
+                 "server of each answering the three in turn, its VmHWM after each.\n")
+        L.append("| render from 50 MP | pixgate ms | pixgate peak RSS MiB | sharp ms | sharp peak RSS MiB | time × | RSS ratio |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|")
+        for row in w["inprocess"]:
+            p, s = row["pixgate"], row["sharp"]
+            L.append(f"| {row['id']} (`{row['query']}`) | {p['ms']:.0f} | {p['rss_mib']:.0f} | {s['ms']:.0f} | "
+                     f"{s['rss_mib']:.0f} | {s['ms'] / p['ms']:.2f} | {p['rss_mib'] / s['rss_mib']:.2f} |")
+        L.append("")
+        L.append("| server | idle MiB | after " + " | after ".join(r["id"] for r in w["inprocess"]) + " | answers |")
+        L.append("|---|---:|" + "---:|" * len(w["inprocess"]) + "---|")
+        for who in ("pixgate", "sharp"):
+            sw = w["server"][who]
+            L.append(f"| {who} | {sw['rss_idle_mib']:.0f} | " + " | ".join(
+                f"{q['rss_after_mib']:.0f}" for q in sw["requests"]) + " | " + ", ".join(
+                f"{q['id']}: {list(q['status'])} {q['ms'] or 0:.0f} ms" for q in sw["requests"]) + " |")
+        L.append("")
+
+    # --- targets
+    L.append("### Against the issue's targets\n")
+    L.append("| what | pixgate / sharp | target | |")
+    L.append("|---|---:|---:|:-:|")
+    for rid in dict.fromkeys(e["id"] for e in srv):
+        fmt = rid.split()[0]
+        for conc in sorted({e["conc"] for e in srv if e["id"] == rid}):
+            rs = [e["rps_ratio"] for e in srv if e["id"] == rid and e["conc"] == conc]
+            if fmt in ("jpeg", "webp"):
+                L.append(f"| server {rid} c={conc}: req/s | {fr(rs, 2)} | ≥ {TARGETS[fmt]} | "
+                         f"{verdict(med(rs), '>=', TARGETS[fmt])} |")
+            else:
+                L.append(f"| server {rid} c={conc}: req/s at equal SSIM | {fr(rs, 2)} | ≥ {TARGETS['avif_speed']} | "
+                         f"{verdict(med(rs), '>=', TARGETS['avif_speed'])} |")
+    for rid in dict.fromkeys(e["id"] for e in pipe):
+        fmt = rid.split()[0]
+        rs = [e["speed"] for e in pipe if e["id"] == rid]
+        t = TARGETS["avif_speed"] if fmt == "avif" else TARGETS[fmt]
+        L.append(f"| one core in process, {rid}: speed | {fr(rs, 2)} | ≥ {t} | {verdict(med(rs), '>=', t)} |")
+    for r in res.get("quality") or []:
+        if r["format"] == "avif":
+            v = r["bytes_ratio_equal_ssim"]
+            L.append(f"| AVIF {r['what']}: bytes at equal SSIM | {'%.3f' % v if v else '–'} | ≤ 1.0 | "
+                     f"{verdict(v, '<=', 1.0, 3)} |")
+    rss = [e["rss_ratio"] for e in srv]
+    if rss:
+        worst_ratio = max(med([e["rss_ratio"] for e in srv if e["id"] == rid and e["conc"] == c])
+                          for rid, c in {(e["id"], e["conc"]) for e in srv})
+        L.append(f"| server peak RSS under the load, the largest of the loads' medians | {worst_ratio:.2f} | ≤ 0.33 | "
+                 f"{verdict(worst_ratio, '<=', 1 / 3)} |")
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+def write_section(section, log=print):
+    """Puts the section into BENCHMARKS.md between its markers (before "How to rerun" the first time);
+    scripts/bench/report.py keeps it when it rewrites the file."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    text = open(path).read()
+    block = f"{KEPT_START}\n{section}{KEPT_END}\n"
+    start, end = text.find(KEPT_START), text.find(KEPT_END)
+    if 0 <= start < end:
+        text = text[:start] + block + text[end + len(KEPT_END):].lstrip("\n")
+    else:
+        at = text.find("## How to rerun")
+        at = len(text) if at < 0 else at
+        text = text[:at] + block + "\n" + text[at:]
+    with open(path, "w") as f:
+        f.write(text)
+    log("transform: wrote the section into BENCHMARKS.md")
