@@ -156,22 +156,28 @@ def report(res, has_chart):
                  "(min–max). Peak RSS: the process's `ru_maxrss` (one render kind per process), so it is the memory "
                  "of that render plus the runtime (Node's is ~45 MiB by itself).\n")
         L.append("| render | source | pixgate ms | sharp ms (q) | **speed ×** | pixgate bytes | sharp bytes | pixgate RSS "
-                 "MiB | sharp RSS MiB | libwebp encoder alone ms | pixgate − encoder ms |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "MiB | sharp RSS MiB | floor ms | pixgate − floor ms | speed ceiling: sharp / floor |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for rid in dict.fromkeys(e["id"] for e in pipe):
             es = [e for e in pipe if e["id"] == rid]
-            fl = [e["floor"]["median_ms"] for e in es if "floor" in e]
+            fl = [e for e in es if "floor" in e]
             L.append(f"| {rid} | {es[0]['source']} | {fr([e['pixgate']['median_ms'] for e in es], 1)} | "
                      f"{fr([e['sharp']['median_ms'] for e in es], 1)} (q{es[0]['sharp']['q']}) | "
                      f"**{fr([e['speed'] for e in es], 2)}** | {es[-1]['pixgate']['bytes']:,} | {es[-1]['sharp']['bytes']:,} | "
                      f"{fr([e['pixgate']['rss_mib'] for e in es])} | {fr([e['sharp']['rss_mib'] for e in es])} | "
-                     f"{fr(fl, 1) if fl else ''} | "
-                     f"{fr([e['pixgate']['median_ms'] - e['floor']['median_ms'] for e in es if 'floor' in e], 1) if fl else ''} |")
-        lib = next((e["floor"]["libwebp"] for e in pipe if "floor" in e), "?")
-        L.append(f"\nThe encoder alone: `scripts/bench/parts/transform_floor.py`, libwebp {lib} through Pillow, q80 "
-                 "method 4, on the already decoded and Lanczos-resized RGB image, same core, same rounds: what any "
-                 "render of that WebP costs at least, RGB→YUV conversion included (pixgate hands libwebp YUV planes "
-                 "where it can, so its encoder share can be a little under this).\n")
+                     + (f"{fr([e['floor']['median_ms'] for e in fl], 1)} | "
+                        f"{fr([e['pixgate']['median_ms'] - e['floor']['median_ms'] for e in fl], 1)} | "
+                        f"{fr([e['sharp']['median_ms'] / e['floor']['median_ms'] for e in fl], 2)} |" if fl else "| | |"))
+        lib = next((e["floor"]["libwebp"] for e in pipe if "floor" in e and "libwebp" in e["floor"]), "?")
+        L.append(f"\nFloors, timed in the same rounds on the same core. WebP: libwebp's encoder alone "
+                 f"(`scripts/bench/parts/transform_floor.py`: {lib}, q80, default preset = method 4) on the already "
+                 "decoded and Lanczos-resized RGB pixels of the output's size, its RGB→YUV import included (pixgate "
+                 "hands libwebp Y'CbCr planes where it can, so its own encoder share can be a little under this). "
+                 "12 MP JPEG: `pixgate bench --op jpeg-decode-1/8`, libjpeg-turbo's DCT-scaled decode alone (both "
+                 "tools decode this file at 1/8 for a 400×300 render). No render can take less than its floor, so "
+                 "\"sharp / floor\" is the largest speed-up any implementation on that encoder or decoder can show "
+                 "against the peer: where it is under a target, the target is out of reach without changing the "
+                 "encoder's (or decoder's) work.\n")
 
     # --- (b)
     srv = res.get("server") or []
@@ -196,6 +202,20 @@ def report(res, has_chart):
                          f"{fr([e['sharp']['p99_ms'] for e in es])} | {fr([e['pixgate']['rss_mib'] for e in es])} "
                          f"({fr([e['pixgate']['rss_idle_mib'] for e in es])}) | {fr([e['sharp']['rss_mib'] for e in es])} "
                          f"({fr([e['sharp']['rss_idle_mib'] for e in es])}) | **{fr([e['rss_ratio'] for e in es], 2)}** |")
+        ids = [rid for rid in dict.fromkeys(e["id"] for e in srv) if any(e["id"] == rid for e in pipe)]
+        if ids:
+            L.append("\nOne request at c=1 against the same render in process (a): the server's median latency "
+                     "(client side, keep-alive, loopback) and the in-process median, per side; the difference is "
+                     "what serving adds (reading the file, HTTP, scheduling the job on a worker; for the load, "
+                     "several sources of the render's size class instead of the one timed in (a)).\n")
+            L.append("| render | pixgate server p50 ms | pixgate in process ms | sharp server p50 ms | sharp in process ms |")
+            L.append("|---|---:|---:|---:|---:|")
+            for rid in ids:
+                es = [e for e in srv if e["id"] == rid and e["conc"] == 1]
+                ps = [e for e in pipe if e["id"] == rid]
+                L.append(f"| {rid} | {fr([e['pixgate']['p50_ms'] for e in es], 1)} | "
+                         f"{fr([e['pixgate']['median_ms'] for e in ps], 1)} | {fr([e['sharp']['p50_ms'] for e in es], 1)} | "
+                         f"{fr([e['sharp']['median_ms'] for e in ps], 1)} |")
         bad = [(e["id"], e["conc"], who, e[who]["statuses"], e[who]["errors"][:1]) for e in srv for who in ("pixgate", "sharp")
                if e[who]["ok"] != e[who]["asked"] or e[who]["errors"]]
         L.append("\n" + (f"Runs with answers other than 200 or not finished in time: {bad[:6]}.\n" if bad else
@@ -226,6 +246,17 @@ def report(res, has_chart):
             L.append(f"| {who} | {sw['rss_idle_mib']:.0f} | " + " | ".join(
                 f"{q['rss_after_mib']:.0f}" for q in sw["requests"]) + " | " + ", ".join(
                 f"{q['id']}: {list(q['status'])} {q['ms'] or 0:.0f} ms" for q in sw["requests"]) + " |")
+        L.append("")
+
+    probe = res.get("avif_rss_probe")
+    if probe:
+        L.append("Where pixgate's memory under the AVIF load goes: the same AVIF load at c=1 on a fresh pixgate "
+                 "server, with its defaults and with two environment variables that change only the libraries' "
+                 "threading and allocator (pixgate's code unchanged):\n")
+        L.append("| pixgate server, AVIF load c=1 | idle MiB | VmHWM MiB | threads | req/s |")
+        L.append("|---|---:|---:|---:|---:|")
+        for p in probe:
+            L.append(f"| {p['env']} | {p['rss_idle_mib']:.0f} | {p['rss_mib']:.0f} | {p['threads']} | {p['rps']:.1f} |")
         L.append("")
 
     # --- targets

@@ -140,6 +140,11 @@ class Runners:
             line["query"] = line["op"].split(":", 1)[1]
         return lines, rss
 
+    def pixgate_op(self, path, op, iterations, warmup):
+        """One of `pixgate bench`'s other ops (e.g. jpeg-decode-1/8), for a floor."""
+        return launch([self.binary, "bench", "--input", path, "--op", op, "--iterations", str(iterations),
+                       "--warmup", str(warmup)], self.pix_env)
+
     def sharp(self, path, queries, iterations, warmup, save_dir=None):
         args = ["node", os.path.join(HERE, "sharp-transform.js"), "--input", path, "--iterations", str(iterations),
                 "--warmup", str(warmup)]
