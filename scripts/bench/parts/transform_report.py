@@ -104,7 +104,7 @@ def report(res, has_chart):
     # --- quality first: it decides the peer's q
     mq = res.get("matched_q") or {}
     if res.get("quality"):
-        L.append("### Equal quality: bytes against SSIM (WebP, AVIF)\n")
+        L.append("### (c) Equal quality: bytes against SSIM (WebP, AVIF)\n")
         if has_chart:
             L.append("![bytes against SSIM, pixgate and sharp](docs/bench-transform-quality.png)\n")
         L.append("Each side renders the source across a q sweep (same renders as the peer's, aspect kept, so no "
@@ -339,7 +339,7 @@ def limits_text(res, pipe, srv):
                        + ("under 1.5×, so the target is out of reach on this encoder, which is most of both tools' time."
                           if ceiling < 1.5 else
                           f"1.5× in process would need pixgate's own {own:.1f} ms cut to "
-                          f"{max(0.0, med([e['sharp']['median_ms'] for e in w]) / 1.5 - med([e['floor']['median_ms'] for e in w])):.1f} ms, "
+                          f"{max(0.0, med([e['sharp']['median_ms'] / 1.5 - e['floor']['median_ms'] for e in w])):.1f} ms (per round), "
                           "the shared encoder being most of both tools' time. Through the servers: "
                           + ", ".join(f"c={c} {med([e['rps_ratio'] for e in srv if e['id'] == rid and e['conc'] == c]):.2f}×"
                                       for c in sorted({e['conc'] for e in srv if e['id'] == rid})) + "."))
