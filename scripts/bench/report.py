@@ -421,7 +421,8 @@ def chart(card):
 
 # The sections other scripts measure and write into BENCHMARKS.md themselves, between these markers.
 KEPT = [("<!-- big-jpeg: written by scripts/bench/big-jpeg -->", "<!-- /big-jpeg -->"),
-        ("<!-- animated: written by scripts/bench/animated -->", "<!-- /animated -->")]
+        ("<!-- animated: written by scripts/bench/animated -->", "<!-- /animated -->"),
+        ("<!-- transform: written by scripts/bench/transform -->", "<!-- /transform -->")]
 
 
 def kept_sections():
@@ -526,7 +527,7 @@ def main():
     out.append("```\nscripts/bench/run                    # 10-20 min (machine load) plus the release and arm64 builds; ../shared beside the repo\n"
                "QUICK=1 scripts/bench/run            # a quick trial of the harness\n"
                "PIXGATE_BIN=path scripts/bench/run   # time an existing binary\n"
-               "PARTS=animated scripts/bench/run     # one part (animated, big: only their own sections are rewritten)\n```\n")
+               "PARTS=animated scripts/bench/run     # one part (animated, big, transform: only their own sections are rewritten)\n```\n")
     out.append("It installs what it needs (apt: apache2-utils, nodejs/npm, libjpeg-turbo-progs; pip: Pillow, numpy, "
                "matplotlib, and for the zip part cargo-lambda, which brings zig; rustup: the aarch64-unknown-linux-gnu "
                "target), builds release, generates the inputs with `../shared/peers/make_images.py`, copies the "
