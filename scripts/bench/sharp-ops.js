@@ -2,7 +2,10 @@
 // `pixgate bench` times, so scripts/bench can compare them in one run.
 //   node sharp-ops.js --input FILE --op OP [--op OP ...] [--iterations N] [--warmup W] [--save-dir DIR]
 // OPs mirror ../shared/peers/sharp/server.js: profile (inside 200x200, JPEG q80), image (inside
-// 1920x1080 or 1080x1920, JPEG q80), webp (image box, WebP q80). Prints one JSON line per op.
+// 1920x1080 or 1080x1920, JPEG q80), webp (image box, WebP q80); and transform:QUERY, the render of
+// ../shared/peers/sharp/transform.js for GET /img/<key>?QUERY (w=800&h=600&f=avif&q=60), exactly:
+// sharp(body).resize(w, h).toFormat(f, { quality: q }) (default fit cover, q 80), as `pixgate bench
+// --op 'transform:QUERY'` names it. Prints one JSON line per op.
 // Run with NODE_PATH pointing at the peer's node_modules and UV_THREADPOOL_SIZE=1.
 'use strict';
 const fs = require('fs');
@@ -26,8 +29,21 @@ function args(argv) {
   return out;
 }
 
-// The peer server's resize(), with the output format as a parameter.
+// transform.js's parameter reading, unchanged.
+function render(body, query) {
+  const p = new URLSearchParams(query);
+  const width = p.get('w') ? Number(p.get('w')) : null;
+  const height = p.get('h') ? Number(p.get('h')) : null;
+  const format = (p.get('f') || 'jpeg').replace('jpg', 'jpeg');
+  const quality = Number(p.get('q') || 80);
+  return sharp(body).resize(width, height).toFormat(format, { quality }).toBuffer();
+}
+
+const TRANSFORM = 'transform:';
+
+// The peer server's resize(), with the output format as a parameter; or the transform peer's render.
 async function run(buf, op) {
+  if (op.startsWith(TRANSFORM)) return render(buf, op.slice(TRANSFORM.length));
   const meta = await sharp(buf).metadata();
   let w = meta.width, h = meta.height;
   if ((meta.orientation || 1) >= 5) [w, h] = [h, w];
@@ -42,7 +58,9 @@ async function main() {
   const a = args(process.argv.slice(2));
   const buf = fs.readFileSync(a.input);
   for (const op of a.ops) {
-    if (!['profile', 'image', 'webp'].includes(op)) throw new Error(`unknown op ${op}`);
+    if (!['profile', 'image', 'webp'].includes(op) && !op.startsWith(TRANSFORM)) {
+      throw new Error(`unknown op ${op}`);
+    }
     for (let i = 0; i < a.warmup; i++) await run(buf, op);
     const ms = [];
     let output = Buffer.alloc(0);
@@ -53,7 +71,7 @@ async function main() {
     }
     let saved;
     if (a.saveDir) {
-      saved = `${a.saveDir}/${op}`;
+      saved = `${a.saveDir}/${op.replace(/[/:&=]/g, '_')}`;
       fs.writeFileSync(saved, output);
     }
     const sorted = [...ms].sort((x, y) => x - y);

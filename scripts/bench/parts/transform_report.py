@@ -167,7 +167,7 @@ def report(res, has_chart):
     pipe = res.get("pipeline") or []
     if pipe:
         L.append("### (a) Renders in process, one core\n")
-        L.append(f"`pixgate bench --op 'transform:QUERY'` against `scripts/bench/sharp-transform.js` (the peer's "
+        L.append(f"`pixgate bench --op 'transform:QUERY'` against `scripts/bench/sharp-ops.js --op 'transform:QUERY'` (the peer's "
                  f"render, `sharp.concurrency(1)`, `UV_THREADPOOL_SIZE=1`, no sharp cache), both `taskset -c "
                  f"{res['core']}`, one fresh process per render and tool, back to back, order flipping. The source "
                  "file is read once; each iteration decodes, resizes and encodes. pixgate at q80; the peer at q80 for "

@@ -1,7 +1,7 @@
 """The transform part's inputs and one-process runners: the stored originals (corpus photos uploaded through a
 fresh `pixgate serve` as type=image, so they are what pixgate stores, plus full-size originals put in place as
 the seed stored them), the same files under the same keys in the peer's SOURCE_DIR, the 50 MP source of the
-worst case, and the runners of `pixgate bench --op transform:Q` and scripts/bench/sharp-transform.js (each a
+worst case, and the runners of `pixgate bench --op transform:Q` and `scripts/bench/sharp-ops.js --op transform:Q` (each a
 fresh process pinned to one core, its own peak RSS read through a small launcher)."""
 from __future__ import annotations
 
@@ -146,15 +146,15 @@ class Runners:
                        "--warmup", str(warmup)], self.pix_env)
 
     def sharp(self, path, queries, iterations, warmup, save_dir=None):
-        args = ["node", os.path.join(HERE, "sharp-transform.js"), "--input", path, "--iterations", str(iterations),
+        args = ["node", os.path.join(HERE, "sharp-ops.js"), "--input", path, "--iterations", str(iterations),
                 "--warmup", str(warmup)]
         for q in queries:
-            args += ["--op", q]
+            args += ["--op", f"transform:{q}"]
         if save_dir:
             args += ["--save-dir", save_dir]
         lines, rss = launch(args, self.node_env, cwd=self.peer)
         for line in lines:
-            line["query"] = line["op"]
+            line["query"] = line["op"].split(":", 1)[1]
         return lines, rss
 
 
