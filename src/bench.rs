@@ -67,6 +67,7 @@ pub fn run(
     input: &Bytes,
     warmup: usize,
     iterations: usize,
+    avif_speed: u8,
     save_to: Option<&std::path::Path>,
 ) -> Result<Timing, String> {
     let limits = PixelLimits {
@@ -86,7 +87,7 @@ pub fn run(
         Op::Transform(query) => Some(
             TransformQuery::parse(query, None, 16384)
                 .map_err(|e| e.to_string())?
-                .render_spec(10),
+                .render_spec(avif_speed),
         ),
         _ => None,
     };

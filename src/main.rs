@@ -58,6 +58,9 @@ struct BenchArgs {
     /// Untimed iterations first.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// rav1e speed for `f=avif` transforms, as `serve --avif-speed`.
+    #[arg(long, default_value_t = pixgate::pipeline::DEFAULT_AVIF_SPEED, value_parser = clap::value_parser!(u8).range(1..=10))]
+    avif_speed: u8,
     /// Write each op's last output here, as `{dir}/{op with / : & = replaced by _}`.
     #[arg(long)]
     save_dir: Option<std::path::PathBuf>,
@@ -185,6 +188,7 @@ fn bench(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync
             &input,
             args.warmup,
             args.iterations,
+            args.avif_speed,
             save_to.as_deref(),
         )?;
         println!("{}", serde_json::to_string(&timing)?);

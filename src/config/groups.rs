@@ -259,8 +259,9 @@ pub struct TransformConfig {
     #[arg(long, env = "PIXGATE_ALLOWED_SIZES", value_name = "PIXGATE_ALLOWED_SIZES", value_delimiter = ',', value_parser = SizeRule::parse)]
     pub allowed_sizes: Option<Vec<SizeRule>>,
 
-    /// AVIF encoder speed, 1 (smallest files, slow) to 10 (fastest). 10 is the request-path
-    /// choice: a 1440×1080 AVIF takes about 0.7 s at 10 against 3.3 s at 8, for 9% more bytes.
-    #[arg(long, env = "PIXGATE_AVIF_SPEED", value_name = "PIXGATE_AVIF_SPEED", default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=10))]
+    /// AVIF encoder speed: rav1e's preset, 1 (smallest files, slow) to 10 (fastest), with loop
+    /// restoration kept on. 9 keeps the bytes near libaom's at equal SSIM for a fraction of its
+    /// time (BENCHMARKS.md, "Transform").
+    #[arg(long, env = "PIXGATE_AVIF_SPEED", value_name = "PIXGATE_AVIF_SPEED", default_value_t = crate::pipeline::DEFAULT_AVIF_SPEED, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub avif_speed: u8,
 }

@@ -1,17 +1,16 @@
 //! Encoding. Uploads: opaque images become JPEG q80 (4:2:0, optimised Huffman tables,
 //! through libjpeg-turbo); images with real transparency become PNG. Transforms may also ask for
-//! lossy WebP (libwebp) or AVIF (rav1e through `ravif`) at any quality. JPEG and WebP are also
+//! lossy WebP (libwebp) or AVIF (rav1e, in `avif`) at any quality. JPEG, WebP and AVIF are also
 //! written straight from Y'CbCr planes (the `planar` path). Everything is written from bare
 //! samples, so no EXIF, GPS, XMP or IPTC from the source can survive.
 
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use rgb::FromSlice;
 use turbojpeg::{Compressor, PixelFormat, Subsamp, YuvPlanesImage};
 
 use super::pixels::{drop_alpha, flatten_on_white, has_transparency};
 use super::planar::Planes;
-use super::{Layout, PipelineError, Pixels, Placeholder, ProcessedImage, webp};
+use super::{Layout, PipelineError, Pixels, Placeholder, ProcessedImage, avif, webp};
 
 /// Quality of upload outputs, and the default of transforms.
 pub const DEFAULT_QUALITY: u8 = 80;
@@ -84,7 +83,7 @@ pub fn encode_as(pixels: &Pixels, options: EncodeOptions) -> Result<Vec<u8>, Pip
         ),
         (OutputFormat::Png, _) => encode_png(pixels),
         (OutputFormat::Webp, _) => webp::from_pixels(pixels, options.quality),
-        (OutputFormat::Avif, _) => encode_avif(pixels, options.quality, options.avif_speed),
+        (OutputFormat::Avif, _) => avif::from_pixels(pixels, options.quality, options.avif_speed),
     }
 }
 
@@ -114,11 +113,12 @@ pub fn encode(pixels: Pixels, placeholder: Placeholder) -> Result<ProcessedImage
     })
 }
 
-/// Encodes 4:2:0 planes as JPEG or WebP, the formats that store them as they are.
+/// Encodes 4:2:0 planes as JPEG, WebP or AVIF, the formats that store them as they are.
 pub fn encode_planes(planes: &Planes, options: EncodeOptions) -> Result<Vec<u8>, PipelineError> {
     match options.format {
         OutputFormat::Jpeg => jpeg_from_planes(planes, options.quality),
         OutputFormat::Webp => webp::from_planes(planes, options.quality),
+        OutputFormat::Avif => avif::from_planes(planes, options.quality, options.avif_speed),
         // `route::takes_planes` never sends other formats here.
         other => Err(PipelineError::internal(format!(
             "{} is not written from planes",
@@ -242,23 +242,48 @@ fn encode_png(pixels: &Pixels) -> Result<Vec<u8>, PipelineError> {
     Ok(out)
 }
 
-fn encode_avif(pixels: &Pixels, quality: u8, speed: u8) -> Result<Vec<u8>, PipelineError> {
-    let (width, height) = (pixels.width as usize, pixels.height as usize);
-    let encoder = ravif::Encoder::new()
-        .with_quality(f32::from(quality))
-        .with_speed(speed)
-        // Fully transparent pixels' colour is invisible; letting ravif change it compresses better.
-        .with_alpha_color_mode(ravif::AlphaColorMode::UnassociatedClean);
-    let encoded = match pixels.layout {
-        Layout::Rgb8 => encoder.encode_rgb(ravif::Img::new(pixels.data.as_rgb(), width, height)),
-        Layout::Rgba8 => encoder.encode_rgba(ravif::Img::new(pixels.data.as_rgba(), width, height)),
-    };
-    Ok(encoded.map_err(PipelineError::internal)?.avif_file)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::test_images::rgb_of;
+
+    /// Planes made from pixels (the AVIF encoder's input) mean what libjpeg-turbo's planes mean:
+    /// written as a JPEG straight from them and decoded, they are the same colours again.
+    #[test]
+    fn planes_from_pixels_read_back_as_the_same_colours() {
+        let colours: [[u8; 3]; 4] = [[230, 20, 30], [20, 40, 220], [30, 200, 60], [128, 128, 128]];
+        let (width, height) = (64u32, 48u32);
+        let mut data = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                let colour = colours[((y / 24) * 2 + x / 32) as usize];
+                data.extend_from_slice(&colour.map(|c| c.saturating_add((x % 8) as u8)));
+            }
+        }
+        let pixels = Pixels {
+            width,
+            height,
+            layout: Layout::Rgb8,
+            data,
+        };
+        let jpeg = jpeg_from_planes(&Planes::from_pixels(&pixels), 100).unwrap();
+        let back = rgb_of(&jpeg).pixels;
+        // Inside each block (4:2:0 blurs colour across the blocks' edges, by design).
+        for (i, colour) in colours.iter().enumerate() {
+            for (dx, dy) in [(4, 4), (13, 10), (22, 18)] {
+                let (x, y) = ((i as u32 % 2) * 32 + dx, (i as u32 / 2) * 24 + dy);
+                let at = ((y * width + x) * 3) as usize;
+                let want = colour.map(|c| i32::from(c) + (x % 8) as i32);
+                for (got, want) in back[at..at + 3].iter().zip(want) {
+                    let got = i32::from(*got);
+                    assert!(
+                        (got - want).abs() <= 2,
+                        "colour {i} at {x},{y}: {got} for {want}"
+                    );
+                }
+            }
+        }
+    }
 
     fn rgba(alpha: u8) -> Pixels {
         Pixels {

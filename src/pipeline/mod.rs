@@ -7,11 +7,12 @@
 //! declared limits) → `decode` (`plan`: the scale and the pixel limit for the target; then pixels,
 //! `webp_frame` checking an animated WebP first) or `planar` (Y'CbCr planes) → `fit` (geometry) → `resize` →
 //! `color` (to sRGB) → `orient` (EXIF orientation) → `placeholder` (an upload's ThumbHash and
-//! dominant colour) → `encode` (with `webp`). Animations branch
+//! dominant colour) → `encode` (with `webp` and `avif`). Animations branch
 //! off after `probe` into `animation`, which takes every frame through the same steps and
 //! `webp_anim`. Shared by all: `error`, `pixels`.
 
 mod animation;
+mod avif;
 mod color;
 mod decode;
 mod encode;
@@ -40,6 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 
 pub use animation::{AnimationLimits, AnimationPolicy, AnimationSummary};
+pub use avif::DEFAULT_SPEED as DEFAULT_AVIF_SPEED;
 pub use encode::{DEFAULT_QUALITY, EncodeOptions, OutputFormat};
 pub use error::{Cause, PipelineError};
 pub use fit::{Fit, Plan, TargetBox};

@@ -19,7 +19,7 @@ use turbojpeg::YuvImage;
 
 use super::error::corrupt;
 use super::fit::Region;
-use super::{Header, PipelineError, decode, resize};
+use super::{Header, PipelineError, Pixels, decode, resize};
 
 /// Full-range (JFIF) Y'CbCr planes in one buffer: Y', then Cb, then Cr.
 ///
@@ -61,6 +61,49 @@ impl Planes {
             chroma_factor: (2, 2),
             data,
         }
+    }
+
+    /// Full-range Y'CbCr 4:2:0 from RGB(A) pixels (alpha is not carried), with the JFIF
+    /// coefficients libjpeg-turbo decodes with, so planes made here and planes from a JPEG mean
+    /// the same. Each chroma sample is the mean of the (up to) 2×2 pixels it covers.
+    pub fn from_pixels(pixels: &Pixels) -> Self {
+        let (width, height) = (pixels.width as usize, pixels.height as usize);
+        let channels = pixels.layout.channels();
+        let mut planes = Self::for_output(pixels.width, pixels.height);
+        let (chroma_width, chroma_height) = planes.chroma_size();
+        let rgb = |x: usize, y: usize| {
+            let at = (y * width + x) * channels;
+            let px = &pixels.data[at..at + 3];
+            [f32::from(px[0]), f32::from(px[1]), f32::from(px[2])]
+        };
+        let [(luma, _), (cb, _), (cr, _)] = planes.planes_mut();
+        for y in 0..height {
+            for x in 0..width {
+                let [r, g, b] = rgb(x, y);
+                luma[y * width + x] = sample(0.299 * r + 0.587 * g + 0.114 * b);
+            }
+        }
+        for cy in 0..chroma_height {
+            for cx in 0..chroma_width {
+                let (xs, ys) = (
+                    2 * cx..(2 * cx + 2).min(width),
+                    2 * cy..(2 * cy + 2).min(height),
+                );
+                let count = (xs.len() * ys.len()) as f32;
+                let mut sum = [0f32; 3];
+                for y in ys {
+                    for x in xs.clone() {
+                        for (total, v) in sum.iter_mut().zip(rgb(x, y)) {
+                            *total += v;
+                        }
+                    }
+                }
+                let [r, g, b] = sum.map(|total| total / count);
+                cb[cy * chroma_width + cx] = sample(128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b);
+                cr[cy * chroma_width + cx] = sample(128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b);
+            }
+        }
+        planes
     }
 
     pub fn chroma_size(&self) -> (usize, usize) {
@@ -106,6 +149,11 @@ impl Planes {
     pub fn cr(&self) -> &[u8] {
         self.planes()[2].data
     }
+}
+
+/// A computed sample, rounded into 0–255.
+fn sample(value: f32) -> u8 {
+    value.round().clamp(0.0, 255.0) as u8
 }
 
 fn area((width, height): (u32, u32)) -> usize {

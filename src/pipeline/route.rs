@@ -26,8 +26,10 @@ pub fn takes_planes(header: &Header, job: Job) -> bool {
         Job::Render { format, padded } => {
             // Only these encoders take planes; padding needs transparency; stored originals
             // are upright, so a rotated one is rare enough for the RGB path.
-            matches!(format, OutputFormat::Jpeg | OutputFormat::Webp)
-                && !padded
+            matches!(
+                format,
+                OutputFormat::Jpeg | OutputFormat::Webp | OutputFormat::Avif
+            ) && !padded
                 && header.orientation == Orientation::NoTransforms
         }
     };
