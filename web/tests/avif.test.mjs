@@ -19,26 +19,32 @@ import { corpus, launchBrowser, startPixgate, watchConsole } from './harness.mjs
 const TEST = { timeout: 60000 };
 const SIZE = { width: 400, height: 300 };
 
-// Tolerances, in 8-bit levels, of the AVIF's decoded pixels against the PNG rendition's: per
-// channel R, G, B, over the opaque pixels. Measured on b1846ae (ravif: 4:4:4, q80, speed 10; run
-// with AVIF_REPORT=1 to print the numbers) and, from the PNG's own pixels, under the faults
-// this test is for (FAULTS below: Cb/Cr swapped, studio range read as full and the reverse,
-// BT.709's matrix read as BT.601's) and under 4:2:0 chroma alone (2×2 means repeated: harsher
-// than a decoder's upsampling), the estimate of what the coming encoder adds:
-// - `local`, mean |Δ| of 10×10-block means: what lossy coding and subsampling cannot move much
-//   (they blur and add noise, but keep local averages), and what a colour fault moves
-//   everywhere. Measured ≤ 0.94 (photo) and ≤ 0.79 (disc), 4:2:0 adds ≤ 0.11; every fault moves
-//   some channel ≥ 7.3 (photo) and ≥ 7.6 (disc). 3 is three times the one, under half the other.
-// - `mean`, |Δ| of the channel means over the whole image: measured ≤ 0.54, 4:2:0 ≤ 0.09; the
-//   faults ≥ 7.3 on the photo (a warm one: they shift it one way), but only 0.7–1.7 on the disc
-//   (its colours go both ways around grey: `local` catches those). 2.
-// - `mad`, mean |Δ| per pixel: lossy noise, so the loosest: measured ≤ 4.1 (the photo's blue),
-//   4:2:0 alone ≤ 2.6 there, so the new encoder may come near 7; Cb/Cr swapped gives ≥ 22 on
-//   the worst channel. 8.
-// Each fault must exceed twice the tolerance of one of the three (asserted below, so a change to
-// the tolerances or the test images cannot quietly lose a fault).
-// Alpha: the disc's corners and middle are exact today (0 and 255), 4 levels of slack; mean
-// |Δalpha| measures 1.11 (the soft ring), dropping the plane makes it 174. 4.
+// Tolerances, in 8-bit levels, of the AVIF's decoded pixels against the PNG rendition's, per
+// channel (R, G, B) over the pixels opaque in the PNG. Three measures, worst channel given:
+// - `local`: mean |Δ| of 10×10-block means. Lossy coding and chroma subsampling blur and add
+//   noise but keep local averages; a colour fault shifts them everywhere. So this one separates.
+// - `mean`: |Δ| of the whole image's channel mean. A fault shifts a warm photo one way.
+// - `mad`: mean |Δ| per pixel; mostly coding noise, so the loosest.
+// Calibration, worst channel (AVIF_REPORT=1 prints every row but libavif's, per channel):
+//                                              photo: local   mean    mad | disc: local  mean    mad
+//   b1846ae (ravif: 4:4:4, q80, speed 10)               0.94   0.50   4.06 |        0.79  0.54   2.09
+//   4:2:0 alone, simulated on the PNG                    0.11   0.09   2.61 |        0.03  0.04   1.44
+//   4:2:0 AVIF of the PNG (libavif 1.4 + aom, q80,      0.53   0.41   3.40 |        1.19  0.54   3.59
+//     served instead of pixgate's by a scratch copy of this test: passes)
+//   faults, simulated on the PNG (FAULTS below):
+//   BT.709 matrix read as BT.601                         7.34   7.34   7.34 |       12.43  0.74  13.97
+//   studio range read as full                           10.13  10.13  10.13 |        8.03  1.46   9.05
+//   full range read as studio                           11.02  10.66  11.11 |        9.26  1.65  10.45
+//   Cb and Cr swapped                                  179.56 179.56 179.56 |       93.88  5.55 103.73
+// The faults made real the same way (the libavif file's colr box patched, its Cb/Cr swapped
+// before encoding, its alpha left out) failed both tests: `local` 7.6–143, corner alpha 255.
+// Limits: `local` 3 (2.5× the worst good AVIF, under half the weakest fault); `mean` 2 (the
+// disc's colours lie both sides of grey, so its range and matrix faults barely move the mean:
+// `local` catches those); `mad` 8 (twice today's 4.06, room for a 4:2:0 encoder's noise at hard
+// colour edges; it catches Cb/Cr swapped). Every colour fault must exceed twice one limit,
+// asserted below, so a later change to a limit or an image cannot quietly lose one.
+// Alpha: corners 0 and middle 255 exactly today, 4 levels allowed; mean |Δalpha| 1.11 (the soft
+// ring; libavif 1.05), 174 with the alpha plane dropped: 4.
 const TOLERANCE = { local: 3, mean: 2, mad: 8, alphaEnds: 4, alphaMad: 4 };
 
 let browser;
@@ -70,9 +76,9 @@ async function session(t) {
 }
 
 /// POST /upload?type=image with one file; the stored item.
-async function upload(origin, bytes, name, type) {
+async function upload(origin, bytes, name, mediaType) {
   const form = new FormData();
-  form.append('file', new Blob([bytes], { type }), name);
+  form.append('file', new Blob([bytes], { type: mediaType }), name);
   const answer = await fetch(`${origin}/upload?type=image`, { method: 'POST', body: form });
   const body = await answer.json();
   assert.equal(answer.status, 200, JSON.stringify(body));
@@ -264,6 +270,8 @@ function assertColours(t, name, avif, png, keep) {
   }
 }
 
+// A colour JPEG without a profile: the source whose renditions can stay Y'CbCr planes from decode
+// to encode (pipeline/planar.rs; at b1846ae only for JPEG and WebP out, AVIF still goes by RGB).
 test('an opaque photo (Y\'CbCr JPEG) as AVIF decodes in Chromium with the PNG rendition\'s colours', TEST, async (t) => {
   const { server, page, assertCleanConsole } = await session(t);
   const item = await upload(server.origin, readFileSync(join(corpus, 'jolla.jpg')), 'jolla.jpg', 'image/jpeg');
@@ -275,8 +283,9 @@ test('an opaque photo (Y\'CbCr JPEG) as AVIF decodes in Chromium with the PNG re
   assertCleanConsole();
 });
 
-/// A PNG made in the page: a colour wheel with hard-edged stripes of pure colours, cut to a disc
-/// (opaque to radius 200, fading out by 240) on a transparent 800×600 canvas.
+/// A PNG made in the page: a colour wheel with hard-edged stripes (colour edges are where 4:2:0
+/// chroma errs most), cut to a disc (opaque to radius 200, fading out by 240) on a transparent
+/// 800×600 canvas. No channel sits at 0 or 255, where a range fault would be clipped away.
 async function transparentDisc(page) {
   const base64 = await page.evaluate(async () => {
     const canvas = document.createElement('canvas');
