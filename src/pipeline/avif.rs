@@ -13,7 +13,6 @@ use rav1e::prelude::{
     SpeedSettings, TransferCharacteristics,
 };
 
-use super::encode::DEFAULT_QUALITY;
 use super::pixels::has_transparency;
 use super::planar::Planes;
 use super::{Layout, PipelineError, Pixels};
@@ -21,6 +20,10 @@ use super::{Layout, PipelineError, Pixels};
 /// rav1e's speed preset when none is configured (`--avif-speed`): the fastest one that keeps
 /// partitions down to 16×16, which the sweep in BENCHMARKS.md found worth its time.
 pub const DEFAULT_SPEED: u8 = 9;
+
+/// The lowest quality the alpha image is written at: blocky edges on a sticker show more than on
+/// a photo (the default quality of every output, as `ravif` kept it).
+const MIN_ALPHA_QUALITY: u8 = 80;
 
 /// rav1e splits a picture into tiles to use more than one thread; tiles much smaller than this
 /// cost more in compression than the threads win back.
@@ -69,11 +72,9 @@ fn encode(
             v.copy_from_raw_u8(planes.cr(), chroma_stride, 1);
         },
     )?;
-    // Blocky edges on a sticker show more than on a photo, so alpha never goes under the
-    // default quality.
     let alpha = alpha
         .map(|alpha| {
-            let quantizer = quantizer(quality.max(DEFAULT_QUALITY));
+            let quantizer = quantizer(quality.max(MIN_ALPHA_QUALITY));
             av1(alpha_config(width, height, quantizer, speed), |frame| {
                 frame.planes[0].copy_from_raw_u8(alpha, width, 1);
             })
