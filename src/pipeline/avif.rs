@@ -275,6 +275,19 @@ mod tests {
     }
 
     #[test]
+    fn odd_and_one_pixel_sides_encode() {
+        for (width, height) in [(1, 1), (1, 9), (7, 1), (3, 3), (129, 65)] {
+            for layout in [Layout::Rgb8, Layout::Rgba8] {
+                let file = from_pixels(&gradient(layout, width, height), 80, 10).unwrap();
+                let avif = avif_parse::read_avif(&mut file.as_slice()).unwrap();
+                let meta = avif.primary_item_metadata().unwrap();
+                let size = (meta.max_frame_width.get(), meta.max_frame_height.get());
+                assert_eq!(size, (width, height), "{layout:?}");
+            }
+        }
+    }
+
+    #[test]
     fn lower_quality_is_smaller() {
         let pixels = gradient(Layout::Rgb8, 96, 64);
         let sizes: Vec<usize> = [95, 80, 40]
