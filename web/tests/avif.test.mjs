@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { corpus, launchBrowser, startPixgate, watchConsole } from './harness.mjs';
+import { corpus, launchBrowser, openSession } from './harness.mjs';
 
 // The debug build's AVIF encode of 400×300 takes about a second; a hung test fails instead.
 const TEST = { timeout: 60000 };
@@ -60,19 +60,9 @@ after(async () => {
 /// A fresh pixgate and a page on its origin (so canvas reads are same-origin), both closed when
 /// the test ends.
 async function session(t) {
-  const server = await startPixgate();
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const logged = watchConsole(page);
-  t.after(async () => {
-    await context.close();
-    await server.stop();
-  });
-  await page.goto(`${server.origin}/healthz`);
-  return {
-    server, page,
-    assertCleanConsole: () => assert.deepEqual(logged.unexpected(), [], 'console errors or warnings'),
-  };
+  const opened = await openSession(browser, t);
+  await opened.page.goto(`${opened.server.origin}/healthz`);
+  return opened;
 }
 
 /// POST /upload?type=image with one file; the stored item.

@@ -1,6 +1,7 @@
 // What the browser tests share: a `pixgate serve` child per test (free port, fresh data dir,
 // waited for on /healthz, stopped at the end), Chromium through playwright-core, the test images,
 // and a console watcher that fails a test on any console error or warning the test did not expect.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -220,4 +221,23 @@ export function recordRequests(page) {
     requests.push({ method: request.method(), path: url.pathname + url.search, url: request.url() });
   });
   return requests;
+}
+
+/// A fresh pixgate (`args` added to `serve`) and a page in a fresh context of `browser`, both
+/// closed when the test ends; `assertCleanConsole()` fails on console errors and warnings but the
+/// expected 4xx lines and what `allow` matches.
+export async function openSession(browser, t, { args = [], allow = [], viewport = { width: 1280, height: 900 } } = {}) {
+  const server = await startPixgate(args);
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const logged = watchConsole(page, allow);
+  const requests = recordRequests(page);
+  t.after(async () => {
+    await context.close();
+    await server.stop();
+  });
+  return {
+    server, page, requests, console: logged,
+    assertCleanConsole: () => assert.deepEqual(logged.unexpected(), [], 'console errors or warnings'),
+  };
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  corpus, launchBrowser, makeInputs, recordRequests, recorder, repoRoot, startPixgate, storedImages, watchConsole,
+  corpus, launchBrowser, makeInputs, openSession, recorder, repoRoot, storedImages,
 } from './harness.mjs';
 
 const PHOTOS = ['DSCN0010.jpg', 'Landscape_1.jpg'];
@@ -35,24 +35,8 @@ after(async () => {
   inputs?.remove();
 });
 
-/// A fresh pixgate (`args` added to `serve`) and a page in a fresh browser context, both closed
-/// when the test ends; `assertCleanConsole()` fails on console errors and warnings but the
-/// expected 4xx lines and what `allow` matches.
-async function session(t, { args = [], allow = [], viewport = { width: 1280, height: 900 } } = {}) {
-  const server = await startPixgate(args);
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const logged = watchConsole(page, allow);
-  const requests = recordRequests(page);
-  t.after(async () => {
-    await context.close();
-    await server.stop();
-  });
-  return {
-    server, page, requests, console: logged,
-    assertCleanConsole: () => assert.deepEqual(logged.unexpected(), [], 'console errors or warnings'),
-  };
-}
+/// A fresh pixgate and page for test `t` (see `openSession`).
+const session = (t, options) => openSession(browser, t, options);
 
 /// Adds `files` through the Dashboard's file input, presses upload and waits for Uppy's complete.
 async function upload(page, files) {
